@@ -1,0 +1,2 @@
+-- Whether refinery's history table exists yet.
+SELECT to_regclass('refinery_schema_history') IS NOT NULL

@@ -1,0 +1,312 @@
+//! Connection URLs: parsing, libpq option translation, password masking, and the settings that
+//! every connection gets (timeouts, application name).
+//!
+//! tokio-postgres understands only part of libpq's URL language: it rejects `sslmode=verify-full`
+//! and `sslrootcert=…`, which RDS users copy from AWS's docs. Those two are taken out here and
+//! turned into our TLS settings before the rest of the URL reaches tokio-postgres's parser.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// How long establishing one connection may take unless the URL says `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// Server-side cap on any one statement run by the service.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// The name our sessions show in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "cruddur";
+/// libpq's environment variable for the CA bundle; we honour it too.
+pub const SSL_ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the connection URL is empty")]
+    Empty,
+    #[error("the connection URL must start with postgres:// or postgresql://")]
+    Scheme,
+    #[error("the connection URL is malformed: {0}")]
+    Malformed(String),
+    #[error("the connection URL names no database (expected …/dbname at the end)")]
+    NoDatabase,
+    #[error("unsupported sslmode `{0}` (use disable, prefer, require, verify-ca or verify-full)")]
+    SslMode(String),
+    #[error("sslrootcert=system is not supported; give the path of a PEM bundle instead")]
+    SystemRootCert,
+}
+
+/// libpq's `sslmode`, as far as cruddur honours it.
+///
+/// `require` and `verify-ca` are *stricter* here than in libpq: the server certificate and host
+/// name are always verified when TLS is used, against `sslrootcert` / `PGSSLROOTCERT` or, when
+/// neither is given, the Mozilla root store. RDS certificates need Amazon's bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "disable" => Ok(Self::Disable),
+            "allow" | "prefer" => Ok(Self::Prefer),
+            "require" => Ok(Self::Require),
+            "verify-ca" => Ok(Self::VerifyCa),
+            "verify-full" => Ok(Self::VerifyFull),
+            other => Err(ConfigError::SslMode(other.to_owned())),
+        }
+    }
+
+    fn for_tokio_postgres(self) -> tokio_postgres::config::SslMode {
+        use tokio_postgres::config::SslMode as Pg;
+        match self {
+            Self::Disable => Pg::Disable,
+            Self::Prefer => Pg::Prefer,
+            Self::Require | Self::VerifyCa | Self::VerifyFull => Pg::Require,
+        }
+    }
+}
+
+/// A connection URL as the user gave it. Its `Display` and `Debug` show the password as `****`.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(SecretString::from(raw.into()))
+    }
+
+    /// The URL with its password, for the connect call and for `psql`.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL safe to print: any password replaced by `****`.
+    pub fn masked(&self) -> String {
+        mask_password(self.expose())
+    }
+
+    /// Parses the URL into connection settings (see the module docs).
+    pub fn parse(&self) -> Result<ConnectSettings, ConfigError> {
+        ConnectSettings::parse(self.expose())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.masked())
+    }
+}
+
+/// Replaces the password of a URL with `****`; anything unparsable is hidden entirely.
+pub fn mask_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Cannot fail: a URL that has a password can hold another one.
+                let _ = parsed.set_password(Some("****"));
+            }
+            let without_query_secrets = strip_password_param(&parsed);
+            without_query_secrets.to_string()
+        }
+        Err(_) => "<unparsable URL hidden>".to_owned(),
+    }
+}
+
+fn strip_password_param(parsed: &url::Url) -> url::Url {
+    let mut out = parsed.clone();
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" { "****".into() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        out.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    out
+}
+
+/// Everything needed to open connections to one database.
+#[derive(Clone)]
+pub struct ConnectSettings {
+    pub pg: tokio_postgres::Config,
+    pub ssl_mode: SslMode,
+    /// PEM bundle to trust instead of the Mozilla roots.
+    pub root_cert: Option<PathBuf>,
+}
+
+impl fmt::Debug for ConnectSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectSettings")
+            .field("dbname", &self.dbname())
+            .field("ssl_mode", &self.ssl_mode)
+            .field("root_cert", &self.root_cert)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectSettings {
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(ConfigError::Empty);
+        }
+        if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+            return Err(ConfigError::Scheme);
+        }
+        let (base, query) = match raw.split_once('?') {
+            Some((base, query)) => (base, query),
+            None => (raw, ""),
+        };
+        let mut ssl_mode = None;
+        let mut root_cert = None;
+        // Options we do not translate pass through byte for byte (their encoding is
+        // tokio-postgres's business, e.g. `%20` in `options`).
+        let mut passed_on = Vec::new();
+        for segment in query.split('&').filter(|s| !s.is_empty()) {
+            let Some((key, value)) = url::form_urlencoded::parse(segment.as_bytes()).next() else {
+                continue;
+            };
+            match key.as_ref() {
+                "sslmode" => ssl_mode = Some(SslMode::parse(&value)?),
+                "sslrootcert" if value == "system" => return Err(ConfigError::SystemRootCert),
+                "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+                _ => passed_on.push(segment),
+            }
+        }
+        let rebuilt = if passed_on.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", passed_on.join("&"))
+        };
+        let mut pg: tokio_postgres::Config = rebuilt
+            .parse()
+            .map_err(|e: tokio_postgres::Error| ConfigError::Malformed(e.to_string()))?;
+        if pg.get_dbname().is_none_or(str::is_empty) {
+            return Err(ConfigError::NoDatabase);
+        }
+        let ssl_mode = ssl_mode.unwrap_or(SslMode::Prefer);
+        pg.ssl_mode(ssl_mode.for_tokio_postgres());
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS));
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name(APPLICATION_NAME);
+        }
+        let root_cert = root_cert.or_else(|| std::env::var_os(SSL_ROOT_CERT_ENV).map(PathBuf::from));
+        Ok(Self {
+            pg,
+            ssl_mode,
+            root_cert,
+        })
+    }
+
+    pub fn dbname(&self) -> &str {
+        self.pg.get_dbname().unwrap_or_default()
+    }
+
+    /// The same server, but the given database (for CREATE/DROP DATABASE from `postgres`).
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        let mut other = self.clone();
+        other.pg.dbname(dbname);
+        other
+    }
+
+    /// Caps every statement of these connections, unless the URL already sets `options`.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        if self.pg.get_options().is_none() {
+            self.pg
+                .options(format!("-c statement_timeout={}", timeout.as_millis()));
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_full_and_sslrootcert_are_translated_not_rejected() {
+        let url = DatabaseUrl::new(
+            "postgresql://admin:s3cret@db.example.com:5432/cruddur?sslmode=verify-full&sslrootcert=/etc/rds/global-bundle.pem",
+        );
+        let settings = url.parse().unwrap();
+        assert_eq!(settings.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(settings.root_cert, Some(PathBuf::from("/etc/rds/global-bundle.pem")));
+        assert_eq!(settings.dbname(), "cruddur");
+        assert_eq!(settings.pg.get_user(), Some("admin"));
+    }
+
+    #[test]
+    fn other_options_still_reach_tokio_postgres() {
+        let url = DatabaseUrl::new("postgres://u@h/db?connect_timeout=2&application_name=x");
+        let settings = url.parse().unwrap();
+        assert_eq!(settings.pg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(settings.pg.get_application_name(), Some("x"));
+    }
+
+    #[test]
+    fn defaults_are_applied() {
+        let settings = DatabaseUrl::new("postgres://u@h/db").parse().unwrap();
+        assert_eq!(settings.ssl_mode, SslMode::Prefer);
+        assert_eq!(
+            settings.pg.get_connect_timeout(),
+            Some(&Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS))
+        );
+        assert_eq!(settings.pg.get_application_name(), Some(APPLICATION_NAME));
+    }
+
+    #[test]
+    fn malformed_urls_give_errors_without_the_password() {
+        let cases = [
+            ("", "empty"),
+            ("mysql://u:hunter2@h/db", "postgres://"),
+            ("postgres://u:hunter2@h:notaport/db", "malformed"),
+            ("postgres://u:hunter2@h/db?sslmode=sometimes", "sslmode"),
+            ("postgres://u:hunter2@h/db?frobnicate=1", "malformed"),
+            ("postgres://u:hunter2@h", "no database"),
+            ("postgres://u:hunter2@h/db?sslrootcert=system", "system"),
+        ];
+        for (raw, expected) in cases {
+            let err = DatabaseUrl::new(raw).parse().unwrap_err().to_string();
+            assert!(err.contains(expected), "{raw}: {err}");
+            assert!(!err.contains("hunter2"), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn masking_hides_passwords_in_userinfo_and_query() {
+        let url = DatabaseUrl::new("postgres://admin:hunter2@h:5432/db?password=hunter2&sslmode=require");
+        let shown = url.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("admin:****@h:5432/db"), "{shown}");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(mask_password("not a url :: hunter2"), "<unparsable URL hidden>");
+    }
+
+    #[test]
+    fn statement_timeout_is_added_only_when_options_are_absent() {
+        let settings = DatabaseUrl::new("postgres://u@h/db").parse().unwrap();
+        let with = settings.with_statement_timeout(Duration::from_millis(1500));
+        assert_eq!(with.pg.get_options(), Some("-c statement_timeout=1500"));
+        let own = DatabaseUrl::new("postgres://u@h/db?options=-c%20search_path%3Dx")
+            .parse()
+            .unwrap()
+            .with_statement_timeout(Duration::from_millis(1500));
+        assert_eq!(own.pg.get_options(), Some("-c search_path=x"));
+    }
+}

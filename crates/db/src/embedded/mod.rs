@@ -1,0 +1,436 @@
+//! The embedded default: a private PostgreSQL cluster run from the machine's server binaries.
+//!
+//! Layout under the cluster folder (`.cruddur/`, `CRUDDUR_HOME`, or a fallback — see
+//! [`Cluster::open`]):
+//! ```text
+//! pgdata/     the cluster (initdb), owned by the server user
+//! run/        Unix socket and server.log, owned by the server user
+//! password    the superuser password (mode 0600), used for TCP logins on 127.0.0.1
+//! ```
+//! The server listens on that socket folder and on a free port of 127.0.0.1 only, with
+//! scram-sha-256 for TCP, so other local users cannot log in without the password file.
+
+mod binaries;
+mod ephemeral;
+mod server_user;
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::config::DatabaseUrl;
+
+pub use binaries::Binaries;
+pub use ephemeral::EphemeralCluster;
+pub use server_user::{ServerUser, SERVER_SYSTEM_USER};
+
+/// Superuser of the embedded cluster.
+pub const SUPERUSER: &str = "postgres";
+/// Database the service uses in the embedded cluster.
+pub const APP_DATABASE: &str = "cruddur";
+/// Longest `pg_ctl start`/`stop` may wait for the server.
+pub const PG_CTL_TIMEOUT_SECS: u64 = 30;
+const START_ATTEMPTS: usize = 3;
+const LOG_TAIL_LINES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("{0}. Install them: `apt-get install postgresql` (Debian/Ubuntu), `brew install postgresql` (macOS), or set PG_BIN to the folder holding initdb")]
+    BinariesNotFound(String),
+    #[error("running as root, but PostgreSQL refuses root and there is no `postgres` system user; install the `postgresql` package (it creates the user) or run as a normal user")]
+    NoServerUser,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{tool} failed: {detail}")]
+    Tool { tool: String, detail: String },
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl EmbeddedError {
+    fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Whether the server may skip fsync (throw-away test clusters) or must be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Durable,
+    Ephemeral,
+}
+
+/// A running server: where to reach it.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub port: u16,
+    /// True when this call started it; false when it was already running.
+    pub started_now: bool,
+}
+
+/// One cluster folder and the means to run it.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    root: PathBuf,
+    binaries: Binaries,
+    user: ServerUser,
+    durability: Durability,
+    /// Why the cluster lives outside the requested folder, when it does.
+    relocated: Option<String>,
+}
+
+impl Cluster {
+    /// The cluster for `home` (created if missing). When we are root and the `postgres` user
+    /// cannot reach `home` (e.g. it is under `/root`, mode 700), the cluster lives in
+    /// `/var/tmp/cruddur-<uid>-<hash of home>` instead and [`Cluster::relocated`] says why.
+    pub fn open(home: &Path, durability: Durability) -> Result<Self, EmbeddedError> {
+        let binaries = Binaries::locate()?;
+        let user = ServerUser::detect()?;
+        let home = absolute(home)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&home)
+            .map_err(|e| EmbeddedError::io(format!("create {}", home.display()), e))?;
+        let (root, relocated) = if user.can_reach(&home) {
+            (home, None)
+        } else {
+            let fallback = fallback_root(&home);
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&fallback)
+                .map_err(|e| EmbeddedError::io(format!("create {}", fallback.display()), e))?;
+            if !user.can_reach(&fallback) {
+                return Err(EmbeddedError::Unreachable(format!(
+                    "{} cannot reach {} nor {}; set CRUDDUR_HOME to a folder whose parents are all searchable by it",
+                    user.describe(),
+                    home.display(),
+                    fallback.display()
+                )));
+            }
+            let why = format!(
+                "{} cannot reach {} (a parent folder is not searchable), so the cluster lives in {}",
+                user.describe(),
+                home.display(),
+                fallback.display()
+            );
+            (fallback, Some(why))
+        };
+        Ok(Self {
+            root,
+            binaries,
+            user,
+            durability,
+            relocated,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("pgdata")
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.run_dir().join("server.log")
+    }
+
+    pub fn relocated(&self) -> Option<&str> {
+        self.relocated.as_deref()
+    }
+
+    pub fn binaries(&self) -> &Binaries {
+        &self.binaries
+    }
+
+    fn password_file(&self) -> PathBuf {
+        self.root.join("password")
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        self.data_dir().join("PG_VERSION").is_file()
+    }
+
+    /// The URL of `dbname` on this cluster at `port`, with the superuser password.
+    pub fn url(&self, port: u16, dbname: &str) -> Result<DatabaseUrl, EmbeddedError> {
+        let password = fs::read_to_string(self.password_file())
+            .map_err(|e| EmbeddedError::io("read the cluster password", e))?;
+        Ok(DatabaseUrl::new(format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/{dbname}?sslmode=disable",
+            password.trim()
+        )))
+    }
+
+    /// Runs `initdb` unless the cluster exists. A failed initdb leaves no half-made cluster.
+    pub fn init(&self) -> Result<bool, EmbeddedError> {
+        if self.is_initialized() {
+            return Ok(false);
+        }
+        let data = self.data_dir();
+        let run = self.run_dir();
+        if data.exists() {
+            fs::remove_dir_all(&data)
+                .map_err(|e| EmbeddedError::io(format!("remove incomplete {}", data.display()), e))?;
+        }
+        for dir in [&data, &run] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| EmbeddedError::io(format!("create {}", dir.display()), e))?;
+            self.user.own(dir)?;
+        }
+        let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+        write_private(&self.password_file(), &password)?;
+        let pwfile = run.join("initdb.pw");
+        write_private(&pwfile, &password)?;
+        self.user.own(&pwfile)?;
+        let output = self
+            .user
+            .command(&self.binaries.tool("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-instructions"])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output();
+        let _ = fs::remove_file(&pwfile);
+        let output = output.map_err(|e| EmbeddedError::io("run initdb", e))?;
+        if !output.status.success() {
+            let _ = fs::remove_dir_all(&data);
+            return Err(tool_failure("initdb", &output, None));
+        }
+        self.append_settings()?;
+        tracing::info!(data_dir = %data.display(), "initialized the embedded cluster");
+        Ok(true)
+    }
+
+    fn append_settings(&self) -> Result<(), EmbeddedError> {
+        let mut settings = format!(
+            "\n# cruddur: private server, loopback TCP plus a socket in run/\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
+            conf_quote(&self.run_dir().display().to_string())
+        );
+        if self.durability == Durability::Ephemeral {
+            settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        let conf = self.data_dir().join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf)
+            .map_err(|e| EmbeddedError::io(format!("read {}", conf.display()), e))?;
+        text.push_str(&settings);
+        fs::write(&conf, text).map_err(|e| EmbeddedError::io(format!("write {}", conf.display()), e))
+    }
+
+    /// The port of the running server, or `None` when it is not running.
+    pub fn running_port(&self) -> Result<Option<u16>, EmbeddedError> {
+        if !self.is_initialized() {
+            return Ok(None);
+        }
+        let output = self
+            .pg_ctl()
+            .arg("status")
+            .arg("-D")
+            .arg(self.data_dir())
+            .output()
+            .map_err(|e| EmbeddedError::io("run pg_ctl status", e))?;
+        match output.status.code() {
+            Some(0) => {}
+            Some(3) => return Ok(None),
+            _ => return Err(tool_failure("pg_ctl status", &output, None)),
+        }
+        let pid_file = self.data_dir().join("postmaster.pid");
+        let text = fs::read_to_string(&pid_file)
+            .map_err(|e| EmbeddedError::io(format!("read {}", pid_file.display()), e))?;
+        // Line 4 of postmaster.pid is the port.
+        let port = text
+            .lines()
+            .nth(3)
+            .and_then(|l| l.trim().parse::<u16>().ok())
+            .ok_or_else(|| EmbeddedError::Tool {
+                tool: "postgres".into(),
+                detail: format!("{} names no port", pid_file.display()),
+            })?;
+        Ok(Some(port))
+    }
+
+    /// Starts the server (initializing first if needed) or reuses the running one.
+    pub fn start(&self) -> Result<Running, EmbeddedError> {
+        self.init()?;
+        if let Some(port) = self.running_port()? {
+            if accepts_tcp(port) {
+                return Ok(Running {
+                    port,
+                    started_now: false,
+                });
+            }
+            return Err(EmbeddedError::Unreachable(format!(
+                "{} says the server runs on port {port}, but nothing answers there; run `cruddur local stop` or remove that file if no postgres process is left",
+                self.data_dir().join("postmaster.pid").display()
+            )));
+        }
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port()?;
+            match self.start_on(port) {
+                Ok(()) => {
+                    tracing::info!(port, "embedded cluster started");
+                    return Ok(Running {
+                        port,
+                        started_now: true,
+                    });
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| EmbeddedError::Unreachable("could not start".into())))
+    }
+
+    fn start_on(&self, port: u16) -> Result<(), EmbeddedError> {
+        let log = self.log_file();
+        let log_start = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let output = self
+            .pg_ctl()
+            .arg("start")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-s", "-t", &PG_CTL_TIMEOUT_SECS.to_string()])
+            .args(["-o", &format!("-p {port}")])
+            .output()
+            .map_err(|e| EmbeddedError::io("run pg_ctl start", e))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(tool_failure("pg_ctl start", &output, Some((&log, log_start))))
+        }
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended, data is kept). `Ok(false)` when it
+    /// was not running.
+    pub fn stop(&self) -> Result<bool, EmbeddedError> {
+        if self.running_port()?.is_none() {
+            return Ok(false);
+        }
+        let output = self
+            .pg_ctl()
+            .arg("stop")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "fast", "-w", "-s", "-t", &PG_CTL_TIMEOUT_SECS.to_string()])
+            .output()
+            .map_err(|e| EmbeddedError::io("run pg_ctl stop", e))?;
+        if !output.status.success() {
+            return Err(tool_failure("pg_ctl stop", &output, None));
+        }
+        tracing::info!("embedded cluster stopped");
+        Ok(true)
+    }
+
+    fn pg_ctl(&self) -> std::process::Command {
+        self.user.command(&self.binaries.tool("pg_ctl"))
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, EmbeddedError> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .map_err(|e| EmbeddedError::io("read the current folder", e))
+    }
+}
+
+/// `/var/tmp/cruddur-<uid>-<FNV-1a of the home path>`: stable per home, distinct per user.
+fn fallback_root(home: &Path) -> PathBuf {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in home.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    PathBuf::from("/var/tmp").join(format!(
+        "cruddur-{}-{hash:016x}",
+        nix::unistd::Uid::effective().as_raw()
+    ))
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), EmbeddedError> {
+    use std::io::Write;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| EmbeddedError::io(format!("create {}", path.display()), e))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| EmbeddedError::io(format!("write {}", path.display()), e))
+}
+
+/// Quotes a value for postgresql.conf.
+fn conf_quote(value: &str) -> String {
+    value.replace('\'', "''")
+}
+
+fn free_port() -> Result<u16, EmbeddedError> {
+    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| EmbeddedError::io("find a free port on 127.0.0.1", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| EmbeddedError::io("find a free port on 127.0.0.1", e))
+}
+
+fn accepts_tcp(port: u16) -> bool {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+/// A tool's failure with its stderr and, when given, what the server logged since `offset`.
+fn tool_failure(tool: &str, output: &Output, log: Option<(&Path, u64)>) -> EmbeddedError {
+    let mut detail = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if let Some((path, offset)) = log {
+        let tail = read_tail(path, offset);
+        if !tail.is_empty() {
+            detail.push_str(&format!(" | server log ({}): {tail}", path.display()));
+        }
+    }
+    if detail.is_empty() {
+        detail = format!("exit status {}", output.status);
+    }
+    EmbeddedError::Tool {
+        tool: tool.into(),
+        detail,
+    }
+}
+
+fn read_tail(path: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = fs::File::open(path) {
+        if file.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = file.read_to_string(&mut text);
+        }
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join(" / ")
+}

@@ -1,0 +1,116 @@
+//! The data layer's error type: what happened, in terms the API and the CLI can act on.
+//! Messages never contain connection URLs, passwords or row values.
+
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached now (pool timeout, refused or broken connection).
+    #[error("database unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// A unique constraint rejected the row (SQLSTATE 23505).
+    #[error("conflict with existing row (constraint {constraint})")]
+    Conflict { constraint: String },
+    /// A foreign key, NOT NULL or CHECK constraint rejected the row (SQLSTATE 23xxx).
+    #[error("row violates constraint {constraint}")]
+    Violation { constraint: String },
+    /// The database rejected a value (SQLSTATE class 22, e.g. invalid characters).
+    #[error("value rejected by the database (SQLSTATE {sqlstate})")]
+    InvalidValue { sqlstate: String },
+    /// A statement ran longer than `statement_timeout`.
+    #[error("statement timed out")]
+    Timeout,
+    /// The server refused the login (wrong password, unknown role or database).
+    #[error("login refused: {0}")]
+    Auth(String),
+    #[error("TLS setup failed")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("unexpected database error")]
+    Unexpected(#[source] tokio_postgres::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl DbError {
+    /// The SQLSTATE of a database-side error, for logs.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Self::Unexpected(e) => e.code().map(SqlState::code),
+            Self::InvalidValue { sqlstate } => Some(sqlstate),
+            _ => None,
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let Some(db) = e.as_db_error() else {
+            // No server answer: the connection failed or broke.
+            return Self::Unavailable {
+                reason: connection_reason(&e),
+            };
+        };
+        let code = db.code();
+        let constraint = || db.constraint().unwrap_or("unnamed").to_owned();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            Self::Conflict {
+                constraint: constraint(),
+            }
+        } else if code.code().starts_with("23") {
+            Self::Violation {
+                constraint: constraint(),
+            }
+        } else if code.code().starts_with("22") {
+            Self::InvalidValue {
+                sqlstate: code.code().to_owned(),
+            }
+        } else if *code == SqlState::QUERY_CANCELED {
+            Self::Timeout
+        } else if code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME {
+            Self::Auth(db.message().to_owned())
+        } else if code.code().starts_with("57P") || code.code().starts_with("08") {
+            Self::Unavailable {
+                reason: db.message().to_owned(),
+            }
+        } else {
+            Self::Unexpected(e)
+        }
+    }
+}
+
+/// The innermost cause of a connection failure ("Connection refused", "timed out"), without
+/// anything from the URL.
+fn connection_reason(e: &tokio_postgres::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut innermost = None;
+    while let Some(s) = source {
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    match innermost {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+impl From<PoolError> for DbError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(pg) => pg.into(),
+            PoolError::Timeout(kind) => Self::Unavailable {
+                reason: format!("timed out waiting for a connection ({kind:?})"),
+            },
+            PoolError::Closed => Self::Unavailable {
+                reason: "the pool is closed".into(),
+            },
+            other => Self::Unavailable {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
