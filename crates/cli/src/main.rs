@@ -1,1 +1,90 @@
-fn main() {}
+//! `cruddur`: Cruddur's backend in one binary — the API server, database administration and the
+//! embedded PostgreSQL.
+
+mod db_cmd;
+mod local_cmd;
+mod output;
+mod target;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::target::ConnectionArgs;
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cruddur",
+    version,
+    about = "Cruddur backend: API server, database tools, embedded PostgreSQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Database operations (the seed's bin/db-* scripts).
+    #[command(subcommand)]
+    Db(db_cmd::DbCommand),
+    /// Manage the embedded PostgreSQL cluster.
+    #[command(subcommand)]
+    Local(local_cmd::LocalCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format, "warn");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Db(command) => {
+            let target = cli.connection.resolve()?;
+            db_cmd::run(command, target).await
+        }
+        Command::Local(command) => local_cmd::run(command, &cli.connection),
+    }
+}
+
+/// One line on stderr: every cause, outermost first.
+#[allow(clippy::print_stderr)]
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

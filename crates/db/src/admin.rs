@@ -52,7 +52,11 @@ pub async fn create_database(client: &Client, name: &str) -> Result<bool, DbErro
 }
 
 /// Drops the database. Without `force`, open sessions prevent it and are returned.
-pub async fn drop_database(client: &Client, name: &str, force: bool) -> Result<DropOutcome, DbError> {
+pub async fn drop_database(
+    client: &Client,
+    name: &str,
+    force: bool,
+) -> Result<DropOutcome, DbError> {
     if !database_exists(client, name).await? {
         return Ok(DropOutcome::DidNotExist);
     }
@@ -63,7 +67,10 @@ pub async fn drop_database(client: &Client, name: &str, force: bool) -> Result<D
         }
     }
     let statement: String = client
-        .query_one(include_str!("../sql/admin/drop_database.sql"), &[&name, &force])
+        .query_one(
+            include_str!("../sql/admin/drop_database.sql"),
+            &[&name, &force],
+        )
         .await?
         .get(0);
     client.batch_execute(&statement).await?;
@@ -93,7 +100,10 @@ pub async fn kill_sessions(client: &Client, db: &str) -> Result<usize, DbError> 
     let rows = client
         .query(include_str!("../sql/admin/kill_sessions.sql"), &[&db])
         .await?;
-    Ok(rows.iter().filter(|r| r.get::<_, bool>("terminated")).count())
+    Ok(rows
+        .iter()
+        .filter(|r| r.get::<_, bool>("terminated"))
+        .count())
 }
 
 /// Row counts, or `None` before the schema exists.

@@ -130,7 +130,11 @@ fn strip_password_param(parsed: &url::Url) -> url::Url {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "password" { "****".into() } else { v.into_owned() };
+                let v = if k == "password" {
+                    "****".into()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -206,7 +210,8 @@ impl ConnectSettings {
         if pg.get_application_name().is_none() {
             pg.application_name(APPLICATION_NAME);
         }
-        let root_cert = root_cert.or_else(|| std::env::var_os(SSL_ROOT_CERT_ENV).map(PathBuf::from));
+        let root_cert =
+            root_cert.or_else(|| std::env::var_os(SSL_ROOT_CERT_ENV).map(PathBuf::from));
         Ok(Self {
             pg,
             ssl_mode,
@@ -246,7 +251,10 @@ mod tests {
         );
         let settings = url.parse().unwrap();
         assert_eq!(settings.ssl_mode, SslMode::VerifyFull);
-        assert_eq!(settings.root_cert, Some(PathBuf::from("/etc/rds/global-bundle.pem")));
+        assert_eq!(
+            settings.root_cert,
+            Some(PathBuf::from("/etc/rds/global-bundle.pem"))
+        );
         assert_eq!(settings.dbname(), "cruddur");
         assert_eq!(settings.pg.get_user(), Some("admin"));
     }
@@ -255,7 +263,10 @@ mod tests {
     fn other_options_still_reach_tokio_postgres() {
         let url = DatabaseUrl::new("postgres://u@h/db?connect_timeout=2&application_name=x");
         let settings = url.parse().unwrap();
-        assert_eq!(settings.pg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(
+            settings.pg.get_connect_timeout(),
+            Some(&Duration::from_secs(2))
+        );
         assert_eq!(settings.pg.get_application_name(), Some("x"));
     }
 
@@ -290,12 +301,16 @@ mod tests {
 
     #[test]
     fn masking_hides_passwords_in_userinfo_and_query() {
-        let url = DatabaseUrl::new("postgres://admin:hunter2@h:5432/db?password=hunter2&sslmode=require");
+        let url =
+            DatabaseUrl::new("postgres://admin:hunter2@h:5432/db?password=hunter2&sslmode=require");
         let shown = url.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("admin:****@h:5432/db"), "{shown}");
         assert!(!format!("{url:?}").contains("hunter2"));
-        assert_eq!(mask_password("not a url :: hunter2"), "<unparsable URL hidden>");
+        assert_eq!(
+            mask_password("not a url :: hunter2"),
+            "<unparsable URL hidden>"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub async fn status(client: &Client) -> Result<Vec<MigrationState>, DbError> {
         .get(0);
     let applied = if exists {
         client
-            .query(include_str!("../sql/migrations/list_applied_migrations.sql"), &[])
+            .query(
+                include_str!("../sql/migrations/list_applied_migrations.sql"),
+                &[],
+            )
             .await?
             .into_iter()
             .map(|row| (row.get::<_, i32>(0), row.get::<_, String>(2)))

@@ -89,7 +89,9 @@ fn connect_bound(settings: &ConnectSettings) -> Duration {
         .pg
         .get_connect_timeout()
         .copied()
-        .unwrap_or(Duration::from_secs(crate::config::DEFAULT_CONNECT_TIMEOUT_SECS));
+        .unwrap_or(Duration::from_secs(
+            crate::config::DEFAULT_CONNECT_TIMEOUT_SECS,
+        ));
     // The TCP timeout does not cover the startup exchange; allow a little for it.
     tcp + Duration::from_secs(1)
 }

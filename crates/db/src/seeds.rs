@@ -37,11 +37,16 @@ pub async fn seed_demo(client: &mut Client, cruds: u64) -> Result<SeedReport, Db
         .execute(include_str!("../seeds/seed_demo_users.sql"), &[&authors])
         .await?;
     let activities = tx
-        .execute(include_str!("../seeds/seed_demo_activities.sql"), &[&cruds_param])
+        .execute(
+            include_str!("../seeds/seed_demo_activities.sql"),
+            &[&cruds_param],
+        )
         .await?;
     tx.commit().await?;
     // Fresh statistics keep the planner on the feed indexes right after a bulk load.
-    client.batch_execute("ANALYZE users; ANALYZE activities").await?;
+    client
+        .batch_execute("ANALYZE users; ANALYZE activities")
+        .await?;
     Ok(SeedReport { users, activities })
 }
 

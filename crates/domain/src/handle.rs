@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn parse_drops_one_leading_at_and_surrounding_space() {
-        assert_eq!(Handle::parse("  @andrewbrown ").unwrap().as_str(), "andrewbrown");
+        assert_eq!(
+            Handle::parse("  @andrewbrown ").unwrap().as_str(),
+            "andrewbrown"
+        );
     }
 
     #[test]
@@ -70,7 +73,10 @@ mod tests {
 
     #[test]
     fn parse_rejects_inner_whitespace_and_nul() {
-        assert_eq!(Handle::parse("andrew brown"), Err(HandleError::InvalidCharacters));
+        assert_eq!(
+            Handle::parse("andrew brown"),
+            Err(HandleError::InvalidCharacters)
+        );
         assert_eq!(Handle::parse("a\0b"), Err(HandleError::InvalidCharacters));
     }
 
@@ -78,6 +84,9 @@ mod tests {
     fn parse_counts_characters_not_bytes() {
         let at_limit = "é".repeat(MAX_HANDLE_CHARS);
         assert!(Handle::parse(&at_limit).is_ok());
-        assert_eq!(Handle::parse(&format!("{at_limit}é")), Err(HandleError::TooLong));
+        assert_eq!(
+            Handle::parse(&format!("{at_limit}é")),
+            Err(HandleError::TooLong)
+        );
     }
 }

@@ -67,7 +67,12 @@ mod tests {
         assert_eq!(at_limit.len(), 4 * MAX_CRUD_CHARS);
         assert_eq!(Message::crud(&at_limit).unwrap().as_str(), at_limit);
         let over = format!("{at_limit}a");
-        assert_eq!(Message::crud(&over), Err(MessageError::TooLong { max: MAX_CRUD_CHARS }));
+        assert_eq!(
+            Message::crud(&over),
+            Err(MessageError::TooLong {
+                max: MAX_CRUD_CHARS
+            })
+        );
     }
 
     #[test]
@@ -75,7 +80,9 @@ mod tests {
         assert!(Message::reply(&"x".repeat(MAX_REPLY_CHARS)).is_ok());
         assert_eq!(
             Message::reply(&"x".repeat(MAX_REPLY_CHARS + 1)),
-            Err(MessageError::TooLong { max: MAX_REPLY_CHARS })
+            Err(MessageError::TooLong {
+                max: MAX_REPLY_CHARS
+            })
         );
     }
 

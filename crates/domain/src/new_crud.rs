@@ -50,11 +50,17 @@ impl NewCrud {
         user_handle: Option<&str>,
         message: Option<&str>,
     ) -> Result<Self, Vec<Rule>> {
-        let ttl = ttl.and_then(|t| t.parse::<Ttl>().ok()).ok_or(Rule::TtlBlank);
+        let ttl = ttl
+            .and_then(|t| t.parse::<Ttl>().ok())
+            .ok_or(Rule::TtlBlank);
         let author = parse_author(user_handle);
         let message = Message::crud(message.unwrap_or_default()).map_err(Rule::from);
         match (ttl, author, message) {
-            (Ok(ttl), Ok(author), Ok(message)) => Ok(Self { author, message, ttl }),
+            (Ok(ttl), Ok(author), Ok(message)) => Ok(Self {
+                author,
+                message,
+                ttl,
+            }),
             (ttl, author, message) => Err(collect([ttl.err(), author.err(), message.err()])),
         }
     }
@@ -96,7 +102,11 @@ mod tests {
     fn all_fields_missing_reports_three_rules_in_order() {
         assert_eq!(
             NewCrud::parse(None, None, None),
-            Err(vec![Rule::TtlBlank, Rule::UserHandleBlank, Rule::MessageBlank])
+            Err(vec![
+                Rule::TtlBlank,
+                Rule::UserHandleBlank,
+                Rule::MessageBlank
+            ])
         );
     }
 
@@ -106,7 +116,11 @@ mod tests {
         for mask in 0..8u8 {
             let ttl = if mask & 1 != 0 { "forever" } else { "7-days" };
             let user = if mask & 2 != 0 { " " } else { "bayko" };
-            let message = if mask & 4 != 0 { long.as_str() } else { "hello" };
+            let message = if mask & 4 != 0 {
+                long.as_str()
+            } else {
+                "hello"
+            };
             let mut expected = Vec::new();
             if mask & 1 != 0 {
                 expected.push(Rule::TtlBlank);
@@ -139,14 +153,25 @@ mod tests {
         .into();
         assert_eq!(
             codes,
-            ["ttl_blank", "user_handle_blank", "message_blank", "message_exceed_max_chars"]
+            [
+                "ttl_blank",
+                "user_handle_blank",
+                "message_blank",
+                "message_exceed_max_chars"
+            ]
         );
     }
 
     #[test]
     fn reply_accepts_long_text_up_to_its_own_limit() {
         let text = "y".repeat(1024);
-        assert_eq!(NewReply::parse(Some("bayko"), Some(&text)).unwrap().message.as_str(), text);
+        assert_eq!(
+            NewReply::parse(Some("bayko"), Some(&text))
+                .unwrap()
+                .message
+                .as_str(),
+            text
+        );
         assert_eq!(
             NewReply::parse(None, Some("")),
             Err(vec![Rule::UserHandleBlank, Rule::MessageBlank])

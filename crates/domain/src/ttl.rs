@@ -63,7 +63,10 @@ impl FromStr for Ttl {
     type Err = TtlError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ttl::ALL.into_iter().find(|t| t.as_str() == s).ok_or(TtlError)
+        Ttl::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(TtlError)
     }
 }
 

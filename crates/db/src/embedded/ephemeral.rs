@@ -49,7 +49,8 @@ impl EphemeralCluster {
             Alphanumeric.sample_string(&mut rand::thread_rng(), 6)
         );
         let root = base.join(name);
-        fs::create_dir_all(&root).map_err(|e| EmbeddedError::io(format!("create {}", root.display()), e))?;
+        fs::create_dir_all(&root)
+            .map_err(|e| EmbeddedError::io(format!("create {}", root.display()), e))?;
         fs::write(root.join(OWNER_FILE), std::process::id().to_string())
             .map_err(|e| EmbeddedError::io("write owner.pid", e))?;
         let cluster = Cluster::open(&root, Durability::Ephemeral)?;
@@ -111,7 +112,11 @@ fn spawn_watcher(root: &Path, data: &Path) -> Result<(Child, ChildStdin), Embedd
 
 /// The first temp folder the server user can reach.
 fn reachable_base(user: &ServerUser) -> Result<PathBuf, EmbeddedError> {
-    let candidates = [std::env::temp_dir(), PathBuf::from("/var/tmp"), PathBuf::from("/tmp")];
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from("/var/tmp"),
+        PathBuf::from("/tmp"),
+    ];
     candidates
         .iter()
         .find(|dir| dir.is_dir() && user.can_reach(dir))
@@ -131,7 +136,10 @@ fn sweep(base: &Path) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_ours = entry.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX));
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX));
         if !is_ours || owner_alive(&path) {
             continue;
         }
@@ -140,7 +148,9 @@ fn sweep(base: &Path) {
         }
         match fs::remove_dir_all(&path) {
             Ok(()) => tracing::info!(path = %path.display(), "swept a leftover test cluster"),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot sweep a leftover test cluster"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot sweep a leftover test cluster")
+            }
         }
     }
 }

@@ -189,8 +189,9 @@ impl Cluster {
         let data = self.data_dir();
         let run = self.run_dir();
         if data.exists() {
-            fs::remove_dir_all(&data)
-                .map_err(|e| EmbeddedError::io(format!("remove incomplete {}", data.display()), e))?;
+            fs::remove_dir_all(&data).map_err(|e| {
+                EmbeddedError::io(format!("remove incomplete {}", data.display()), e)
+            })?;
         }
         for dir in [&data, &run] {
             fs::DirBuilder::new()
@@ -210,7 +211,14 @@ impl Cluster {
             .command(&self.binaries.tool("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-instructions"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ])
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output();
@@ -237,7 +245,8 @@ impl Cluster {
         let mut text = fs::read_to_string(&conf)
             .map_err(|e| EmbeddedError::io(format!("read {}", conf.display()), e))?;
         text.push_str(&settings);
-        fs::write(&conf, text).map_err(|e| EmbeddedError::io(format!("write {}", conf.display()), e))
+        fs::write(&conf, text)
+            .map_err(|e| EmbeddedError::io(format!("write {}", conf.display()), e))
     }
 
     /// The port of the running server, or `None` when it is not running.
@@ -321,7 +330,11 @@ impl Cluster {
         if output.status.success() {
             Ok(())
         } else {
-            Err(tool_failure("pg_ctl start", &output, Some((&log, log_start))))
+            Err(tool_failure(
+                "pg_ctl start",
+                &output,
+                Some((&log, log_start)),
+            ))
         }
     }
 
@@ -336,7 +349,14 @@ impl Cluster {
             .arg("stop")
             .arg("-D")
             .arg(self.data_dir())
-            .args(["-m", "fast", "-w", "-s", "-t", &PG_CTL_TIMEOUT_SECS.to_string()])
+            .args([
+                "-m",
+                "fast",
+                "-w",
+                "-s",
+                "-t",
+                &PG_CTL_TIMEOUT_SECS.to_string(),
+            ])
             .output()
             .map_err(|e| EmbeddedError::io("run pg_ctl stop", e))?;
         if !output.status.success() {

@@ -1,0 +1,321 @@
+//! `cruddur db …`: the seed's `bin/db-*` scripts as subcommands.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use db::admin::{self, DropOutcome, Session};
+use db::{migrations, seeds};
+use tokio_postgres::Client;
+
+use crate::output;
+use crate::target::Target;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DbCommand {
+    /// Open psql on the database (the password goes through PGPASSWORD, not the command line).
+    Connect,
+    /// Create the database named in the URL (connects to the server's `postgres` database).
+    Create,
+    /// Drop the database named in the URL; fails while sessions are open unless --force.
+    Drop(DropArgs),
+    /// Apply pending migrations (same as `migrate`; never drops data).
+    SchemaLoad,
+    /// Apply pending migrations.
+    Migrate,
+    /// Applied and pending migrations, and row counts.
+    Status,
+    /// Load the seed users and crud (idempotent); --demo N also adds N generated cruds.
+    Seed(SeedArgs),
+    /// List client sessions (pid, user, db, client, app, state) on the server.
+    Sessions,
+    /// Terminate every other session on the database.
+    KillSessions(ConfirmArgs),
+    /// Drop, create, migrate and seed: a fresh database.
+    Setup(DropArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfirmArgs {
+    /// Confirm a destructive command on production (--prod).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DropArgs {
+    /// End open sessions on the database instead of refusing.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// Also add this many generated cruds over generated users (for benchmarks).
+    #[arg(long, value_name = "N")]
+    pub demo: Option<u64>,
+}
+
+pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
+    let manages_database = matches!(
+        command,
+        DbCommand::Create | DbCommand::Drop(_) | DbCommand::Setup(_) | DbCommand::Sessions
+    );
+    if target.cluster.is_some() && !manages_database {
+        // The embedded cluster is ours: its database simply exists when a command needs it.
+        ensure_database(&target).await?;
+    }
+    match command {
+        DbCommand::Connect => connect(&target),
+        DbCommand::Create => {
+            output::heading("db-create");
+            create(&target).await
+        }
+        DbCommand::Drop(args) => {
+            output::heading("db-drop");
+            target.confirm_destructive("drop the database", args.confirm.yes)?;
+            drop_db(&target, args.force).await
+        }
+        DbCommand::SchemaLoad => {
+            output::heading("db-schema-load");
+            migrate(&target).await
+        }
+        DbCommand::Migrate => {
+            output::heading("db-migrate");
+            migrate(&target).await
+        }
+        DbCommand::Status => {
+            output::heading("db-status");
+            status(&target).await
+        }
+        DbCommand::Seed(args) => {
+            output::heading("db-seed");
+            seed(&target, args.demo).await
+        }
+        DbCommand::Sessions => {
+            output::heading("db-sessions");
+            sessions(&target).await
+        }
+        DbCommand::KillSessions(args) => {
+            output::heading("db-kill-sessions");
+            target.confirm_destructive("terminate sessions", args.yes)?;
+            kill_sessions(&target).await
+        }
+        DbCommand::Setup(args) => {
+            output::heading("db-setup");
+            target.confirm_destructive("drop and recreate the database", args.confirm.yes)?;
+            setup(&target, args.force).await
+        }
+    }
+}
+
+/// Drop (unless absent), create, migrate, seed.
+pub async fn setup(target: &Target, force: bool) -> anyhow::Result<()> {
+    drop_db(target, force).await?;
+    create(target).await?;
+    migrate(target).await?;
+    seed(target, None).await
+}
+
+async fn open(target: &Target) -> anyhow::Result<Client> {
+    db::pool::connect(&target.settings)
+        .await
+        .with_context(|| format!("cannot connect to {}", target.url.masked()))
+}
+
+async fn open_maintenance(target: &Target) -> anyhow::Result<Client> {
+    db::pool::connect(&target.maintenance())
+        .await
+        .with_context(|| format!("cannot connect to the server of {}", target.url.masked()))
+}
+
+fn connect(target: &Target) -> anyhow::Result<()> {
+    let psql = target
+        .cluster
+        .as_ref()
+        .map(|c| c.binaries().tool("psql"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("psql"));
+    let mut url =
+        url::Url::parse(target.url.expose()).context("the URL cannot be passed to psql")?;
+    let password = url.password().map(str::to_owned);
+    // Cannot fail for a URL that parsed with a host.
+    let _ = url.set_password(None);
+    output::line(format!("connecting to {}", target.url.masked()));
+    let mut cmd = Command::new(&psql);
+    cmd.arg(url.as_str());
+    if let Some(password) = password {
+        let decoded = percent_decode(&password);
+        cmd.env("PGPASSWORD", decoded);
+    }
+    let err = cmd.exec();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        bail!("psql not found; install it (Debian/Ubuntu: apt-get install postgresql-client)");
+    }
+    Err(err).with_context(|| format!("cannot run {}", psql.display()))
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("p={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Creates the target database when missing, quietly.
+pub async fn ensure_database(target: &Target) -> anyhow::Result<()> {
+    let client = open_maintenance(target).await?;
+    if admin::create_database(&client, target.dbname()).await? {
+        output::line(format!("created database {}", target.dbname()));
+    }
+    Ok(())
+}
+
+async fn create(target: &Target) -> anyhow::Result<()> {
+    let client = open_maintenance(target).await?;
+    let name = target.dbname();
+    if admin::create_database(&client, name).await? {
+        output::line(format!("created database {name}"));
+    } else {
+        output::line(format!("database {name} already exists"));
+    }
+    Ok(())
+}
+
+async fn drop_db(target: &Target, force: bool) -> anyhow::Result<()> {
+    let name = target.dbname();
+    if matches!(name, "postgres" | "template0" | "template1") {
+        bail!("refusing to drop the system database {name}");
+    }
+    let client = open_maintenance(target).await?;
+    match admin::drop_database(&client, name, force).await? {
+        DropOutcome::Dropped => output::line(format!("dropped database {name}")),
+        DropOutcome::DidNotExist => {
+            output::line(format!("database {name} does not exist; nothing to drop"))
+        }
+        DropOutcome::SessionsOpen(sessions) => {
+            let list: Vec<String> = sessions.iter().map(describe_session).collect();
+            bail!(
+                "database {name} has {} open session(s) ({}); close them, run `cruddur db kill-sessions`, or pass --force",
+                sessions.len(),
+                list.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn describe_session(s: &Session) -> String {
+    format!(
+        "pid {} app {} from {}",
+        s.pid,
+        s.app.as_deref().filter(|a| !a.is_empty()).unwrap_or("-"),
+        s.client.as_deref().unwrap_or("local socket")
+    )
+}
+
+pub async fn migrate(target: &Target) -> anyhow::Result<()> {
+    let mut client = open(target).await?;
+    let applied = migrations::migrate(&mut client).await?;
+    if applied.is_empty() {
+        output::line("schema is up to date; nothing to apply");
+    } else {
+        for name in applied {
+            output::line(format!("applied {name}"));
+        }
+    }
+    Ok(())
+}
+
+async fn status(target: &Target) -> anyhow::Result<()> {
+    let client = open(target).await?;
+    output::line(format!(
+        "database: {} ({})",
+        target.url.masked(),
+        target.source
+    ));
+    let states = migrations::status(&client).await?;
+    let rows: Vec<Vec<String>> = states
+        .iter()
+        .map(|m| {
+            vec![
+                format!("V{}", m.version),
+                m.name.clone(),
+                m.applied_on
+                    .clone()
+                    .map_or_else(|| "pending".into(), |on| format!("applied {on}")),
+            ]
+        })
+        .collect();
+    output::table(&["version", "name", "state"], &rows);
+    let pending = states.iter().filter(|m| m.applied_on.is_none()).count();
+    output::line(format!(
+        "{} applied, {pending} pending",
+        states.len() - pending
+    ));
+    match admin::count_rows(&client).await? {
+        Some(counts) => output::line(format!(
+            "rows: users {}, activities {}",
+            counts.users, counts.activities
+        )),
+        None => output::line("rows: schema not loaded yet (run `cruddur db migrate`)"),
+    }
+    Ok(())
+}
+
+pub async fn seed(target: &Target, demo: Option<u64>) -> anyhow::Result<()> {
+    let mut client = open(target).await?;
+    let report = seeds::seed(&mut client)
+        .await
+        .context("seeding failed (has the schema been loaded? run `cruddur db migrate`)")?;
+    output::line(format!(
+        "seed: {} user(s) and {} crud(s) added",
+        report.users, report.activities
+    ));
+    if let Some(n) = demo {
+        let started = std::time::Instant::now();
+        let report = seeds::seed_demo(&mut client, n).await?;
+        output::line(format!(
+            "demo: {} user(s) and {} crud(s) added in {:.1} s",
+            report.users,
+            report.activities,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+async fn sessions(target: &Target) -> anyhow::Result<()> {
+    let client = open_maintenance(target).await?;
+    let sessions = admin::list_sessions(&client, None).await?;
+    let cell = |v: &Option<String>| v.clone().unwrap_or_default();
+    let rows: Vec<Vec<String>> = sessions
+        .iter()
+        .map(|s| {
+            vec![
+                s.pid.to_string(),
+                cell(&s.user),
+                cell(&s.db),
+                cell(&s.client),
+                cell(&s.app),
+                cell(&s.state),
+            ]
+        })
+        .collect();
+    output::table(&["pid", "user", "db", "client", "app", "state"], &rows);
+    output::line(format!("{} session(s)", rows.len()));
+    Ok(())
+}
+
+async fn kill_sessions(target: &Target) -> anyhow::Result<()> {
+    let client = open_maintenance(target).await?;
+    let ended = admin::kill_sessions(&client, target.dbname()).await?;
+    output::line(format!(
+        "terminated {ended} session(s) on {}",
+        target.dbname()
+    ));
+    Ok(())
+}

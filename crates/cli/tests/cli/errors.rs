@@ -1,0 +1,114 @@
+//! Failures are one line on stderr, exit non-zero, never show the password, never hang.
+
+use std::net::TcpListener;
+
+use predicates::prelude::*;
+
+use crate::{cruddur, password};
+
+const SECRET: &str = "hunter2-secret";
+
+fn one_line_error(args: &[&str]) -> String {
+    let assert = cruddur().args(args).assert().failure();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains(SECRET), "password leaked: {err}");
+    err
+}
+
+#[test]
+fn a_malformed_url_names_the_problem() {
+    let err = one_line_error(&[
+        "db",
+        "status",
+        "--url",
+        &format!("postgres://u:{SECRET}@h:notaport/db"),
+    ]);
+    assert!(err.contains("malformed"), "{err}");
+    let err = one_line_error(&["db", "status", "--url", "mysql://u@h/db"]);
+    assert!(err.contains("postgres://"), "{err}");
+}
+
+#[test]
+fn a_wrong_password_names_the_problem() {
+    let port = test_db::cluster().port();
+    let err = one_line_error(&[
+        "db",
+        "status",
+        "--url",
+        &format!("postgres://postgres:{SECRET}@127.0.0.1:{port}/postgres"),
+    ]);
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(!err.contains(&password()));
+}
+
+#[test]
+fn an_unreachable_server_names_the_problem() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = one_line_error(&[
+        "db",
+        "status",
+        "--url",
+        &format!("postgres://u:{SECRET}@127.0.0.1:{port}/db"),
+    ]);
+    assert!(err.contains("refused"), "{err}");
+    assert!(
+        err.contains("u:****@127.0.0.1"),
+        "the masked URL says where: {err}"
+    );
+}
+
+#[test]
+fn a_silent_server_times_out_instead_of_hanging() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let err = one_line_error(&[
+        "db",
+        "status",
+        "--url",
+        &format!("postgres://u:{SECRET}@127.0.0.1:{port}/db?connect_timeout=1"),
+    ]);
+    assert!(err.contains("no answer"), "{err}");
+    drop(listener);
+}
+
+#[test]
+fn unusable_environment_urls_are_named_by_variable() {
+    cruddur()
+        .args(["db", "status"])
+        .env(
+            "CONNECTION_URL",
+            format!("postgres://u:{SECRET}@h/db?sslmode=sometimes"),
+        )
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("CONNECTION_URL is not usable"))
+        .stderr(predicate::str::contains("sslmode"))
+        .stderr(predicate::str::contains(SECRET).not());
+}
+
+#[test]
+fn help_documents_every_db_command() {
+    let assert = cruddur().args(["db", "--help"]).assert().success();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for command in [
+        "connect",
+        "create",
+        "drop",
+        "schema-load",
+        "migrate",
+        "status",
+        "seed",
+        "sessions",
+        "kill-sessions",
+        "setup",
+    ] {
+        assert!(out.contains(command), "{command} missing from: {out}");
+    }
+}

@@ -1,0 +1,100 @@
+//! `cruddur local …` and the embedded default of `db …`, each in a private CRUDDUR_HOME.
+
+use std::os::unix::fs::PermissionsExt;
+
+use predicates::prelude::*;
+
+use crate::cruddur;
+
+/// A CRUDDUR_HOME that stops its cluster when the test ends, pass or fail.
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("cruddur-cli-home-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self(dir)
+    }
+
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = cruddur();
+        cmd.env("CRUDDUR_HOME", self.0.path());
+        cmd
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["local", "stop"]).output();
+    }
+}
+
+#[test]
+fn local_start_status_stop_and_the_embedded_default_of_db_commands() {
+    let home = Home::new();
+    home.cmd()
+        .args(["local", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not initialized"));
+    home.cmd()
+        .args(["local", "start"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("started on 127.0.0.1:"))
+        .stdout(predicate::str::contains("postgres:****@127.0.0.1"));
+    home.cmd()
+        .args(["local", "start"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already running"));
+    // No URL configured: db commands use the embedded cluster, creating its database.
+    home.cmd()
+        .args(["db", "migrate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("applied V1__initial_schema"));
+    home.cmd().args(["db", "seed"]).assert().success();
+    home.cmd()
+        .args(["db", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(embedded cluster)"))
+        .stdout(predicate::str::contains("rows: users 2, activities 1"));
+    home.cmd()
+        .args(["local", "stop"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("stopped"));
+    home.cmd()
+        .args(["local", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("stopped"));
+    home.cmd()
+        .args(["local", "stop"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not running"));
+    // Data survives a restart.
+    home.cmd()
+        .args(["db", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rows: users 2, activities 1"));
+}
+
+#[test]
+fn missing_server_binaries_say_what_to_install() {
+    let home = Home::new();
+    home.cmd()
+        .args(["local", "start"])
+        .env("PG_BIN", "/nonexistent/pg/bin")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("apt-get install postgresql"))
+        .stderr(predicate::str::contains("PG_BIN"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the data layer against a real PostgreSQL started by the harness.
+#![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
+
+mod admin;
+mod connection_errors;
+mod embedded;
+mod harness;
+mod migrations;
+mod schema;
+mod seeds;

@@ -1,0 +1,108 @@
+use db::migrations::{self, MigrationState};
+use refinery::Migration;
+use test_db::TestDb;
+
+#[tokio::test]
+async fn migrating_twice_applies_once_then_nothing() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let first = migrations::migrate(&mut client).await.unwrap();
+    assert_eq!(first, ["V1__initial_schema"]);
+    let second = migrations::migrate(&mut client).await.unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    let history: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(history, 1);
+}
+
+#[tokio::test]
+async fn status_lists_pending_without_creating_anything_then_applied() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let before = migrations::status(&client).await.unwrap();
+    assert!(matches!(
+        before.as_slice(),
+        [MigrationState {
+            version: 1,
+            applied_on: None,
+            ..
+        }]
+    ));
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "status must not create the history table");
+    migrations::migrate(&mut client).await.unwrap();
+    let after = migrations::status(&client).await.unwrap();
+    assert!(after[0].applied_on.is_some());
+}
+
+#[tokio::test]
+async fn a_failing_migration_names_its_file_and_leaves_no_trace() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let good = Migration::unapplied("V1__make_a", "CREATE TABLE a (id int);").unwrap();
+    let broken = Migration::unapplied(
+        "V2__half_broken",
+        "CREATE TABLE b (id int); INSERT INTO a VALUES (1); SELECT no_such_function();",
+    )
+    .unwrap();
+    let err = migrations::migrate_with(&mut client, &[good.clone(), broken])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("V2__half_broken"), "{err}");
+    assert!(err.contains("no_such_function"), "{err}");
+    let b_exists: bool = client
+        .query_one("SELECT to_regclass('b') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let rows_in_a: i64 = client
+        .query_one("SELECT count(*) FROM a", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let versions: Vec<i32> = client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!b_exists, "the failed file's table must not exist");
+    assert_eq!(rows_in_a, 0, "the failed file's insert must be rolled back");
+    assert_eq!(versions, [1], "only the good file is recorded");
+    // The advisory lock was released: a later run proceeds.
+    let again = migrations::migrate_with(&mut client, &[good])
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+}
+
+#[tokio::test]
+async fn an_edited_applied_migration_is_refused() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let original = Migration::unapplied("V1__t", "CREATE TABLE t (id int);").unwrap();
+    migrations::migrate_with(&mut client, &[original])
+        .await
+        .unwrap();
+    let edited = Migration::unapplied("V1__t", "CREATE TABLE t (id bigint);").unwrap();
+    let err = migrations::migrate_with(&mut client, &[edited])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("different"), "{err}");
+}

@@ -1,0 +1,244 @@
+//! The schema of SPEC §3, proven from the catalog.
+
+use test_db::TestDb;
+use tokio_postgres::Client;
+
+async fn columns(client: &Client, table: &str) -> Vec<(String, String, bool, Option<String>)> {
+    client
+        .query(
+            "SELECT column_name::text, data_type::text, is_nullable = 'YES', column_default::text
+             FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = $1
+             ORDER BY ordinal_position",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+fn column<'a>(
+    cols: &'a [(String, String, bool, Option<String>)],
+    name: &str,
+) -> &'a (String, String, bool, Option<String>) {
+    cols.iter()
+        .find(|c| c.0 == name)
+        .unwrap_or_else(|| panic!("column {name} missing"))
+}
+
+#[tokio::test]
+async fn users_table_has_the_specified_columns_types_and_defaults() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let cols = columns(&client, "users").await;
+    let names: Vec<&str> = cols.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "uuid",
+            "display_name",
+            "handle",
+            "email",
+            "cognito_user_id",
+            "bio",
+            "created_at"
+        ]
+    );
+    let uuid = column(&cols, "uuid");
+    assert_eq!((uuid.1.as_str(), uuid.2), ("uuid", false));
+    assert_eq!(uuid.3.as_deref(), Some("uuid_generate_v4()"));
+    for not_null_text in ["display_name", "handle", "email", "cognito_user_id"] {
+        let c = column(&cols, not_null_text);
+        assert_eq!((c.1.as_str(), c.2), ("text", false), "{not_null_text}");
+    }
+    assert_eq!(column(&cols, "bio").1, "text");
+    assert!(column(&cols, "bio").2, "bio is optional");
+    let created = column(&cols, "created_at");
+    assert_eq!(
+        (created.1.as_str(), created.2),
+        ("timestamp with time zone", false)
+    );
+    assert_eq!(created.3.as_deref(), Some("now()"));
+}
+
+#[tokio::test]
+async fn activities_table_has_the_specified_columns_types_and_defaults() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let cols = columns(&client, "activities").await;
+    let uuid = column(&cols, "uuid");
+    assert_eq!(uuid.3.as_deref(), Some("uuid_generate_v4()"));
+    assert_eq!(column(&cols, "user_uuid").1, "uuid");
+    assert!(!column(&cols, "user_uuid").2);
+    assert_eq!(column(&cols, "message").1, "text");
+    assert!(!column(&cols, "message").2);
+    for count in ["replies_count", "reposts_count", "likes_count"] {
+        let c = column(&cols, count);
+        assert_eq!(
+            (c.1.as_str(), c.2, c.3.as_deref()),
+            ("integer", false, Some("0")),
+            "{count}"
+        );
+    }
+    assert_eq!(column(&cols, "reply_to_activity_uuid").1, "uuid");
+    assert_eq!(column(&cols, "expires_at").1, "timestamp with time zone");
+    let created = column(&cols, "created_at");
+    assert_eq!(
+        (created.1.as_str(), created.2),
+        ("timestamp with time zone", false)
+    );
+}
+
+#[tokio::test]
+async fn constraints_are_unique_handle_and_cognito_id_and_two_foreign_keys() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let rows = client
+        .query(
+            "SELECT conname::text, contype::text, pg_get_constraintdef(oid)
+             FROM pg_constraint
+             WHERE conrelid IN ('users'::regclass, 'activities'::regclass)
+             ORDER BY conname",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found: Vec<(String, String, String)> = rows
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let expect = [
+        ("activities_pkey", "p", "PRIMARY KEY (uuid)"),
+        (
+            "activities_reply_to_activity_uuid_fkey",
+            "f",
+            "FOREIGN KEY (reply_to_activity_uuid) REFERENCES activities(uuid) ON DELETE CASCADE",
+        ),
+        (
+            "activities_user_uuid_fkey",
+            "f",
+            "FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE",
+        ),
+        ("users_cognito_user_id_key", "u", "UNIQUE (cognito_user_id)"),
+        ("users_handle_key", "u", "UNIQUE (handle)"),
+        ("users_pkey", "p", "PRIMARY KEY (uuid)"),
+    ];
+    let found_ref: Vec<(&str, &str, &str)> = found
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(found_ref, expect);
+}
+
+#[tokio::test]
+async fn feed_indexes_exist_with_the_keyset_order() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let defs: Vec<String> = client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'activities' AND indexname LIKE 'activities_%_idx' ORDER BY indexname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(defs.len(), 3, "{defs:?}");
+    assert!(
+        defs[0].contains("(created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL)"),
+        "{defs:?}"
+    );
+    assert!(
+        defs[1].contains(
+            "(reply_to_activity_uuid, created_at, uuid) WHERE (reply_to_activity_uuid IS NOT NULL)"
+        ),
+        "{defs:?}"
+    );
+    assert!(
+        defs[2].contains("(user_uuid, created_at DESC, uuid DESC)"),
+        "{defs:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_home_feed_query_shape_uses_the_index_not_a_sequential_scan() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
+    let plan: Vec<String> = client
+        .query(
+            "EXPLAIN SELECT uuid FROM activities WHERE reply_to_activity_uuid IS NULL ORDER BY created_at DESC, uuid DESC LIMIT 20",
+            &[],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("activities_home_feed_idx"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+}
+
+#[tokio::test]
+async fn uuid_defaults_generate_distinct_version_4_keys() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let rows = client
+        .query(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id)
+             VALUES ('A', 'a', 'a@x', 'sub-a'), ('B', 'b', 'b@x', 'sub-b') RETURNING uuid",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|id| id.get_version_num() == 4));
+}
+
+#[tokio::test]
+async fn duplicate_handle_and_dangling_reply_are_rejected_with_typed_errors() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let insert =
+        "INSERT INTO users (display_name, handle, email, cognito_user_id) VALUES ($1, $2, $3, $4)";
+    client
+        .execute(insert, &[&"A", &"same", &"a@x", &"sub-1"])
+        .await
+        .unwrap();
+    let dup = client
+        .execute(insert, &[&"B", &"same", &"b@x", &"sub-2"])
+        .await
+        .unwrap_err();
+    match db::DbError::from(dup) {
+        db::DbError::Conflict { constraint } => assert_eq!(constraint, "users_handle_key"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let dangling = client
+        .execute(
+            "INSERT INTO activities (user_uuid, message) SELECT uuid, 'x' FROM users LIMIT 1
+             RETURNING uuid",
+            &[],
+        )
+        .await
+        .map(|_| ());
+    assert!(dangling.is_ok());
+    let bad_reply = client
+        .execute(
+            "INSERT INTO activities (user_uuid, message, reply_to_activity_uuid)
+             SELECT uuid, 'x', uuid_generate_v4() FROM users LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    match db::DbError::from(bad_reply) {
+        db::DbError::Violation { constraint } => {
+            assert_eq!(constraint, "activities_reply_to_activity_uuid_fkey")
+        }
+        other => panic!("expected a FK violation, got {other:?}"),
+    }
+}

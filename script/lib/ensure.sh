@@ -1,0 +1,44 @@
+# Installs what cruddur's scripts need when a fresh Debian/Ubuntu machine lacks it.
+# Sourced by script/test, script/server and script/bench; every function is a no-op when the
+# tool is already there.
+
+say() { printf '== %s\n' "$*"; }
+
+# Runs a command as root: directly when we are root, through sudo when it exists.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "error: need root to run: $* (install it yourself or run as root)" >&2
+    return 1
+  fi
+}
+
+have_pg_server() {
+  if [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/initdb" ]; then return 0; fi
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && return 0
+  done
+  command -v initdb >/dev/null 2>&1
+}
+
+# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) from apt, without Debian's
+# default cluster: cruddur runs its own private clusters.
+ensure_postgres() {
+  if have_pg_server; then return 0; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: PostgreSQL server binaries not found and apt-get is unavailable; install PostgreSQL >= 13 and set PG_BIN to its bin folder" >&2
+    return 1
+  fi
+  say "installing PostgreSQL (apt-get install postgresql postgresql-contrib)"
+  as_root mkdir -p /etc/postgresql-common
+  if [ ! -f /etc/postgresql-common/createcluster.conf ]; then
+    echo 'create_main_cluster = false' | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o Dpkg::Options::=--force-confold postgresql postgresql-contrib >/dev/null
+  have_pg_server
+}
