@@ -1,1 +1,93 @@
-//! placeholder
+//! Cruddur's HTTP API (axum). No SQL here: handlers validate input with `domain`, call `db`,
+//! and shape responses. Errors are JSON arrays of codes (see [`error`]).
+
+pub mod author;
+pub mod body;
+pub mod error;
+pub mod openapi;
+pub mod responses;
+pub mod routes;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use db::Pool;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use author::AuthorMode;
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub author_mode: AuthorMode,
+}
+
+/// Options of the router that are not handler state.
+#[derive(Debug, Clone, Default)]
+pub struct RouterOptions {
+    /// The frontend's origin (`FRONTEND_URL`); cross-origin requests are refused without it.
+    pub frontend_origin: Option<HeaderValue>,
+}
+
+/// How long browsers may cache a CORS preflight answer.
+const CORS_MAX_AGE_SECS: u64 = 600;
+
+pub fn router(state: AppState, options: &RouterOptions) -> Router {
+    let mut app = Router::new()
+        .route("/api/health-check", get(routes::health::health_check))
+        .route("/api/activities/home", get(routes::activities::home))
+        .route("/api/activities", post(routes::activities::create))
+        .route("/api/activities/@{handle}", get(routes::users::page))
+        .route(
+            "/api/activities/@{handle}/status/{uuid}",
+            get(routes::activities::show),
+        )
+        .route(
+            "/api/activities/{uuid}/reply",
+            post(routes::activities::reply),
+        )
+        .route("/api/users/@{handle}/short", get(routes::users::short))
+        .route("/api/openapi.json", get(openapi::serve))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(()),
+        );
+    if let Some(origin) = &options.frontend_origin {
+        app = app.layer(
+            CorsLayer::new()
+                // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all.
+                .allow_origin(AllowOrigin::list([origin.clone()]))
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(CORS_MAX_AGE_SECS)),
+        );
+    }
+    app
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

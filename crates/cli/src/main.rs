@@ -4,6 +4,7 @@
 mod db_cmd;
 mod local_cmd;
 mod output;
+mod serve_cmd;
 mod target;
 mod telemetry;
 
@@ -38,6 +39,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Embedded PostgreSQL (or CONNECTION_URL) → migrate → seed if empty → serve the API.
+    Up(serve_cmd::ServeArgs),
+    /// Serve the HTTP API against the configured database.
+    Serve(serve_cmd::ServeArgs),
     /// Database operations (the seed's bin/db-* scripts).
     #[command(subcommand)]
     Db(db_cmd::DbCommand),
@@ -48,7 +53,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "warn");
+    let default_level = match cli.command {
+        Command::Up(_) | Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    telemetry::init(cli.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,6 +73,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Up(args) => serve_cmd::up(cli.connection.resolve()?, args).await,
+        Command::Serve(args) => serve_cmd::serve(cli.connection.resolve()?, args).await,
         Command::Db(command) => {
             let target = cli.connection.resolve()?;
             db_cmd::run(command, target).await

@@ -230,11 +230,14 @@ impl ConnectSettings {
         other
     }
 
-    /// Caps every statement of these connections, unless the URL already sets `options`.
-    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+    /// The service's session settings, unless the URL already sets `options`: a cap on every
+    /// statement, and UTC so timestamps in Postgres-built JSON carry `+00:00`.
+    pub fn with_session_defaults(mut self, statement_timeout: Duration) -> Self {
         if self.pg.get_options().is_none() {
-            self.pg
-                .options(format!("-c statement_timeout={}", timeout.as_millis()));
+            self.pg.options(format!(
+                "-c statement_timeout={} -c TimeZone=UTC",
+                statement_timeout.as_millis()
+            ));
         }
         self
     }
@@ -314,14 +317,17 @@ mod tests {
     }
 
     #[test]
-    fn statement_timeout_is_added_only_when_options_are_absent() {
+    fn session_defaults_are_added_only_when_options_are_absent() {
         let settings = DatabaseUrl::new("postgres://u@h/db").parse().unwrap();
-        let with = settings.with_statement_timeout(Duration::from_millis(1500));
-        assert_eq!(with.pg.get_options(), Some("-c statement_timeout=1500"));
+        let with = settings.with_session_defaults(Duration::from_millis(1500));
+        assert_eq!(
+            with.pg.get_options(),
+            Some("-c statement_timeout=1500 -c TimeZone=UTC")
+        );
         let own = DatabaseUrl::new("postgres://u@h/db?options=-c%20search_path%3Dx")
             .parse()
             .unwrap()
-            .with_statement_timeout(Duration::from_millis(1500));
+            .with_session_defaults(Duration::from_millis(1500));
         assert_eq!(own.pg.get_options(), Some("-c search_path=x"));
     }
 }

@@ -3,16 +3,21 @@
 //! - [`config`]: connection URLs (libpq options, masking), [`tls`]: rustls setup
 //! - [`pool`]: the pooled async client, [`error`]: typed errors
 //! - [`migrations`], [`seeds`], [`admin`]: schema, seed data, database administration
+//! - [`activities`], [`users`], [`health`]: the queries behind the HTTP API
 //! - [`embedded`]: the private cluster used when no URL is configured, and by tests
 
+pub mod activities;
 pub mod admin;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod health;
+pub mod json;
 pub mod migrations;
 pub mod pool;
 pub mod seeds;
 pub mod tls;
+pub mod users;
 
 pub use config::{ConnectSettings, DatabaseUrl};
 pub use error::DbError;

@@ -39,7 +39,7 @@ impl Default for PoolSettings {
 pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<Pool, DbError> {
     let connect = settings
         .clone()
-        .with_statement_timeout(tuning.statement_timeout);
+        .with_session_defaults(tuning.statement_timeout);
     let connect_timeout = connect_bound(&connect);
     let tls = tls::connector(connect.root_cert.as_deref())?;
     let manager = Manager::from_config(

@@ -4,6 +4,7 @@
 mod db_commands;
 mod errors;
 mod local;
+mod serve;
 
 use std::time::Duration;
 

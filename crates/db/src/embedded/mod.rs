@@ -6,6 +6,7 @@
 //! pgdata/     the cluster (initdb), owned by the server user
 //! run/        Unix socket and server.log, owned by the server user
 //! password    the superuser password (mode 0600), used for TCP logins on 127.0.0.1
+//! port        the last port used, tried first on the next start so URLs stay valid
 //! ```
 //! The server listens on that socket folder and on a free port of 127.0.0.1 only, with
 //! scram-sha-256 for TCP, so other local users cannot log in without the password file.
@@ -163,6 +164,18 @@ impl Cluster {
         &self.binaries
     }
 
+    fn port_file(&self) -> PathBuf {
+        self.root.join("port")
+    }
+
+    fn last_port(&self) -> Option<u16> {
+        fs::read_to_string(self.port_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn password_file(&self) -> PathBuf {
         self.root.join("password")
     }
@@ -297,10 +310,18 @@ impl Cluster {
             )));
         }
         let mut last_error = None;
-        for _ in 0..START_ATTEMPTS {
-            let port = free_port()?;
+        for attempt in 0..START_ATTEMPTS {
+            // The previous port first, so URLs people copied keep working across restarts.
+            let port = match self
+                .last_port()
+                .filter(|p| attempt == 0 && port_is_free(*p))
+            {
+                Some(port) => port,
+                None => free_port()?,
+            };
             match self.start_on(port) {
                 Ok(()) => {
+                    let _ = fs::write(self.port_file(), port.to_string());
                     tracing::info!(port, "embedded cluster started");
                     return Ok(Running {
                         port,
@@ -419,6 +440,10 @@ fn free_port() -> Result<u16, EmbeddedError> {
         .local_addr()
         .map(|a| a.port())
         .map_err(|e| EmbeddedError::io("find a free port on 127.0.0.1", e))
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
 }
 
 fn accepts_tcp(port: u16) -> bool {

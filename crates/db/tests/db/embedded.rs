@@ -120,6 +120,7 @@ async fn start_reuse_stop_and_restart_after_a_crash() {
 
     let restarted = cluster.start().unwrap();
     assert!(restarted.started_now);
+    assert_eq!(restarted.port, first.port, "the previous port is reused");
     assert_eq!(answers(&cluster, restarted.port).await, 42);
 
     assert!(cluster.stop().unwrap());

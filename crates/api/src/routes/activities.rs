@@ -1,0 +1,162 @@
+//! Cruds: the home feed, creating a crud, a crud's status page, replying.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use db::activities::{self, ReplyOutcome};
+use domain::{NewCrud, NewReply};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::body::{text, JsonBody};
+use crate::error::ApiError;
+use crate::responses::{activities_json, activity_json, raw_json};
+use crate::routes::{page_limit, parse_handle};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FeedQuery {
+    /// Page size, 1–100 (default 20; larger values are capped at 100).
+    pub limit: Option<String>,
+    /// Cursor: the `uuid` of the last item of the previous page.
+    pub before: Option<String>,
+}
+
+/// Body of `POST /api/activities`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateActivityRequest {
+    /// 1–280 characters.
+    #[schema(value_type = Option<String>)]
+    pub message: Option<Value>,
+    /// One of 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour.
+    #[schema(value_type = Option<String>)]
+    pub ttl: Option<Value>,
+    /// The author's handle (dev mode).
+    #[schema(value_type = Option<String>)]
+    pub user_handle: Option<Value>,
+}
+
+/// Body of `POST /api/activities/{uuid}/reply`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateReplyRequest {
+    /// 1–1024 characters.
+    #[schema(value_type = Option<String>)]
+    pub message: Option<Value>,
+    /// The author's handle (dev mode).
+    #[schema(value_type = Option<String>)]
+    pub user_handle: Option<Value>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/activities/home",
+    tag = "activities",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "Unexpired cruds, newest first", body = Vec<crate::responses::ActivityResponse>),
+        (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = Vec<String>),
+        (status = 503, description = "`database_unavailable`", body = Vec<String>),
+    )
+)]
+pub async fn home(
+    State(state): State<AppState>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
+    let limit = page_limit(query.limit.as_deref())?;
+    let before = query
+        .before
+        .as_deref()
+        .filter(|b| !b.is_empty())
+        .map(|b| Uuid::parse_str(b).map_err(|_| ApiError::BadRequest("invalid_cursor")))
+        .transpose()?;
+    let items = activities::list_home_feed(&state.pool, limit, before).await?;
+    activities_json(&items)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/activities",
+    tag = "activities",
+    request_body = CreateActivityRequest,
+    responses(
+        (status = 200, description = "The created crud", body = crate::responses::ActivityResponse),
+        (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 413, description = "`payload_too_large`", body = Vec<String>),
+        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateActivityRequest>,
+) -> Result<Response, ApiError> {
+    let author = state
+        .author_mode
+        .author_handle(&headers, text(&body.user_handle))?;
+    let crud = NewCrud::parse(text(&body.ttl), author, text(&body.message))
+        .map_err(ApiError::Validation)?;
+    let created = activities::create_activity(&state.pool, &crud)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    activity_json(StatusCode::OK, &created)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/activities/@{handle}/status/{uuid}",
+    tag = "activities",
+    params(
+        ("handle" = String, Path, description = "Author handle"),
+        ("uuid" = Uuid, Path, description = "Crud uuid"),
+    ),
+    responses(
+        (status = 200, description = "The crud and its replies (JSON built by Postgres)", body = crate::openapi::StatusPage),
+        (status = 404, description = "`not_found`", body = Vec<String>),
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    Path((handle, uuid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let handle = parse_handle(&handle)?;
+    let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
+    let page = activities::show_activity(&state.pool, handle.as_str(), uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(raw_json(page))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/activities/{uuid}/reply",
+    tag = "activities",
+    params(("uuid" = Uuid, Path, description = "The crud replied to")),
+    request_body = CreateReplyRequest,
+    responses(
+        (status = 200, description = "The created reply", body = crate::responses::ActivityResponse),
+        (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
+        (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
+    )
+)]
+pub async fn reply(
+    State(state): State<AppState>,
+    Path(parent): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateReplyRequest>,
+) -> Result<Response, ApiError> {
+    let parent = Uuid::parse_str(&parent).map_err(|_| ApiError::NotFound)?;
+    let author = state
+        .author_mode
+        .author_handle(&headers, text(&body.user_handle))?;
+    let new_reply = NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
+    match activities::create_reply(&state.pool, parent, &new_reply).await? {
+        ReplyOutcome::Created(item) => activity_json(StatusCode::OK, &item),
+        ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
+        ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,80 @@
+//! Users: a user's page and the short form.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::responses::{json_bytes, raw_json};
+use crate::routes::{page_limit, parse_handle};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserPageQuery {
+    /// How many of the user's newest cruds, 1–100 (default 20).
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserShortResponse {
+    pub uuid: Uuid,
+    pub handle: String,
+    pub display_name: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/activities/@{handle}",
+    tag = "users",
+    params(("handle" = String, Path, description = "User handle"), UserPageQuery),
+    responses(
+        (status = 200, description = "Profile and newest cruds (JSON built by Postgres)", body = crate::openapi::UserPage),
+        (status = 404, description = "`not_found`", body = Vec<String>),
+    )
+)]
+pub async fn page(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    query: Result<Query<UserPageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
+    let handle = parse_handle(&handle)?;
+    let limit = page_limit(query.limit.as_deref())?;
+    let page = db::users::show_user_page(&state.pool, handle.as_str(), limit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(raw_json(page))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/users/@{handle}/short",
+    tag = "users",
+    params(("handle" = String, Path, description = "User handle")),
+    responses(
+        (status = 200, description = "uuid, handle and display name", body = UserShortResponse),
+        (status = 404, description = "`not_found`", body = Vec<String>),
+    )
+)]
+pub async fn short(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Response, ApiError> {
+    let handle = parse_handle(&handle)?;
+    let user = db::users::find_user_short(&state.pool, handle.as_str())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    json_bytes(
+        StatusCode::OK,
+        serde_json::to_vec(&UserShortResponse {
+            uuid: user.uuid,
+            handle: user.handle,
+            display_name: user.display_name,
+        }),
+    )
+}

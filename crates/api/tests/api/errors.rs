@@ -1,0 +1,110 @@
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_json() {
+    let app = TestApp::seeded().await;
+    for body in ["{\"message\": ", "not json", "[1,2]", ""] {
+        let reply = app
+            .send(
+                Request::post("/api/activities")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body:?}");
+        assert_eq!(reply.codes(), ["invalid_json"], "{body:?}");
+    }
+    assert_eq!(app.count_activities().await, 1);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_by_content_type_is_415() {
+    let app = TestApp::seeded().await;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut request = Request::post("/api/activities");
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        let reply = app
+            .send(
+                request
+                    .body(Body::from(
+                        r#"{"message":"x","ttl":"1-day","user_handle":"bayko"}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        assert_eq!(reply.codes(), ["unsupported_media_type"]);
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = TestApp::seeded().await;
+    let huge = format!(
+        r#"{{"message":"{}","ttl":"1-day","user_handle":"bayko"}}"#,
+        "x".repeat(api::body::MAX_BODY_BYTES + 1)
+    );
+    let reply = app
+        .send(
+            Request::post("/api/activities")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(huge))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.codes(), ["payload_too_large"]);
+    assert_eq!(app.count_activities().await, 1);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405_as_code_arrays() {
+    let app = TestApp::seeded().await;
+    let reply = app.get("/api/nothing-here").await;
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (StatusCode::NOT_FOUND, vec!["not_found".to_owned()])
+    );
+    let reply = app
+        .send(
+            Request::delete("/api/activities/home")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            vec!["method_not_allowed".to_owned()]
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_signed_out_frontends_bearer_null_is_anonymous_not_an_error() {
+    let app = TestApp::seeded().await;
+    let reply = app
+        .send(
+            Request::get("/api/activities/home")
+                .header(header::AUTHORIZATION, "Bearer null")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}

@@ -1,0 +1,169 @@
+//! `TestApp`: a router on a fresh database, with one method per endpoint.
+
+use api::{AppState, AuthorMode, RouterOptions};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use test_db::TestDb;
+use tower::ServiceExt;
+
+pub const FRONTEND: &str = "http://localhost:3000";
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub router: Router,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn codes(&self) -> Vec<String> {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not an array of codes ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+impl TestApp {
+    /// A fresh, migrated database with the seed data.
+    pub async fn seeded() -> Self {
+        let app = Self::empty().await;
+        db::seeds::seed(&mut app.db.client().await).await.unwrap();
+        app
+    }
+
+    /// A fresh, migrated database without rows.
+    pub async fn empty() -> Self {
+        let db = TestDb::new().await;
+        let router = router_for(db.pool().clone());
+        Self { db, router }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &Value) -> Reply {
+        self.send(
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn home(&self, query: &str) -> Reply {
+        self.get(&format!("/api/activities/home{query}")).await
+    }
+
+    pub async fn create(&self, message: &str, ttl: &str, handle: &str) -> Reply {
+        self.post_json(
+            "/api/activities",
+            &json!({"message": message, "ttl": ttl, "user_handle": handle}),
+        )
+        .await
+    }
+
+    pub async fn reply(&self, parent: &str, message: &str, handle: &str) -> Reply {
+        self.post_json(
+            &format!("/api/activities/{parent}/reply"),
+            &json!({"message": message, "user_handle": handle}),
+        )
+        .await
+    }
+
+    pub async fn count_activities(&self) -> i64 {
+        self.db
+            .client()
+            .await
+            .query_one("SELECT count(*) FROM activities", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    pub async fn sql(&self, statement: &str) {
+        self.db
+            .client()
+            .await
+            .batch_execute(statement)
+            .await
+            .unwrap();
+    }
+
+    pub async fn options(&self, uri: &str, origin: &str) -> Reply {
+        self.send(
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri(uri)
+                .header(header::ORIGIN, origin)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(
+                    header::ACCESS_CONTROL_REQUEST_HEADERS,
+                    "authorization,content-type",
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+pub fn router_for(pool: db::Pool) -> Router {
+    api::router(
+        AppState {
+            pool,
+            author_mode: AuthorMode::Dev,
+        },
+        &RouterOptions {
+            frontend_origin: Some(HeaderValue::from_static(FRONTEND)),
+        },
+    )
+}
+
+/// Parses an RFC 3339 timestamp, insisting on an explicit offset.
+pub fn timestamp(value: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"));
+    assert!(
+        text.ends_with("+00:00") || text.ends_with('Z'),
+        "timestamp without explicit UTC offset: {text}"
+    );
+    chrono::DateTime::parse_from_rfc3339(text).unwrap()
+}

@@ -1,0 +1,10 @@
+//! The HTTP API, router-level (`oneshot`) on a fresh database per test, plus one real socket.
+#![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
+
+mod activities;
+mod cors_and_docs;
+mod errors;
+mod helpers;
+mod outage;
+mod replies;
+mod users;

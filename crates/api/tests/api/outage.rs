@@ -1,0 +1,179 @@
+//! The database going away and coming back, and one test over a real socket.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use db::embedded::{Cluster, Durability};
+use db::PoolSettings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{router_for, TestApp};
+
+/// Far above the pool's acquire bound; only reached if a request hangs.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+async fn get_with_guard(router: &axum::Router, uri: &str) -> (StatusCode, Vec<String>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tokio::time::timeout(HANG_GUARD, router.clone().oneshot(request))
+        .await
+        .expect("a request must not hang while the database is down")
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let codes = serde_json::from_slice::<Vec<String>>(&body).unwrap_or_default();
+    (status, codes)
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_database_unavailable() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
+        .parse()
+        .unwrap();
+    let tuning = PoolSettings {
+        acquire_timeout: Duration::from_millis(500),
+        ..PoolSettings::default()
+    };
+    let router = router_for(db::pool::build_pool(&settings, &tuning).unwrap());
+    let (status, codes) = get_with_guard(&router, "/api/activities/home").await;
+    assert_eq!(
+        (status, codes),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["database_unavailable".to_owned()]
+        )
+    );
+    let (status, _) = get_with_guard(&router, "/api/health-check").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Stops its cluster even when an assertion fails, then removes its folder.
+struct OwnCluster {
+    cluster: Cluster,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}
+
+#[tokio::test]
+async fn the_server_recovers_when_the_database_comes_back() {
+    let home = tempfile::Builder::new()
+        .prefix("cruddur-outage-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cluster = Cluster::open(&home.path().join("c"), Durability::Ephemeral).unwrap();
+    let own = OwnCluster {
+        cluster: cluster.clone(),
+        _home: home,
+    };
+    let running = cluster.start().unwrap();
+    let admin = db::pool::connect(
+        &cluster
+            .url(running.port, "postgres")
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    db::admin::create_database(&admin, "cruddur").await.unwrap();
+    drop(admin);
+    let settings = cluster
+        .url(running.port, "cruddur")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut client = db::pool::connect(&settings).await.unwrap();
+    db::migrations::migrate(&mut client).await.unwrap();
+    db::seeds::seed(&mut client).await.unwrap();
+    drop(client);
+    let tuning = PoolSettings {
+        acquire_timeout: Duration::from_millis(500),
+        ..PoolSettings::default()
+    };
+    let router = router_for(db::pool::build_pool(&settings, &tuning).unwrap());
+    assert_eq!(
+        get_with_guard(&router, "/api/activities/home").await.0,
+        StatusCode::OK
+    );
+
+    cluster.stop().unwrap();
+    let (status, codes) = get_with_guard(&router, "/api/activities/home").await;
+    assert_eq!(
+        (status, codes),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["database_unavailable".to_owned()]
+        )
+    );
+
+    let again = cluster.start().unwrap();
+    assert_eq!(
+        again.port, running.port,
+        "same port, so the pool's URL still holds"
+    );
+    // Pooled connections broken by the restart are discarded; a bounded number of tries.
+    let mut last = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..5 {
+        last = get_with_guard(&router, "/api/activities/home").await.0;
+        if last == StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(
+        last,
+        StatusCode::OK,
+        "the same router serves again without a restart"
+    );
+    drop(own);
+}
+
+#[tokio::test]
+async fn the_api_answers_over_a_real_socket_on_port_0() {
+    let app = TestApp::seeded().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener,
+        app.router.clone(),
+    )));
+    let mut stream = tokio::time::timeout(HANG_GUARD, tokio::net::TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /api/activities/home HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(HANG_GUARD, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    server.abort();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.contains("This was imported as seed data!"),
+        "{response}"
+    );
+}

@@ -1,0 +1,49 @@
+use axum::http::StatusCode;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_users_page_has_profile_and_their_cruds_newest_first() {
+    let app = TestApp::seeded().await;
+    app.create("newer", "1-day", "andrewbrown").await;
+    app.create("not mine", "1-day", "bayko").await;
+    app.sql("UPDATE users SET bio = 'Cloud is very fun!' WHERE handle = 'andrewbrown'")
+        .await;
+    let reply = app.get("/api/activities/@andrewbrown").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let page: api::openapi::UserPage = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(page.profile.handle, "andrewbrown");
+    assert_eq!(page.profile.display_name, "Andrew Brown");
+    assert_eq!(page.profile.bio.as_deref(), Some("Cloud is very fun!"));
+    assert_eq!(page.profile.cruds_count, 2);
+    let messages: Vec<&str> = page.activities.iter().map(|a| a.message.as_str()).collect();
+    assert_eq!(messages, ["newer", "This was imported as seed data!"]);
+    assert!(page.activities.iter().all(|a| a.replies.is_empty()));
+}
+
+#[tokio::test]
+async fn an_unknown_handle_is_404_everywhere() {
+    let app = TestApp::seeded().await;
+    for uri in [
+        "/api/activities/@nobody",
+        "/api/users/@nobody/short",
+        "/api/activities/@/status/x",
+    ] {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(reply.codes(), ["not_found"], "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn the_short_form_has_uuid_handle_and_display_name_only() {
+    let app = TestApp::seeded().await;
+    let reply = app.get("/api/users/@bayko/short").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let short: api::routes::users::UserShortResponse = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(
+        (short.handle.as_str(), short.display_name.as_str()),
+        ("bayko", "Andrew Bayko")
+    );
+}

@@ -1,0 +1,144 @@
+//! `cruddur serve` (the API against the configured database) and `cruddur up` (embedded
+//! cluster or CONNECTION_URL → migrate → seed if empty → serve).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use api::{AppState, AuthorMode, RouterOptions};
+use axum::http::HeaderValue;
+use db::PoolSettings;
+
+use crate::output;
+use crate::target::Target;
+
+/// Default listen address: loopback, the original's port.
+pub const DEFAULT_BIND: &str = "127.0.0.1:4567";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Dev mode (no Cognito) is meant for loopback only.
+    #[arg(long, env = "BIND_ADDR", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+    /// The frontend's origin, allowed by CORS (e.g. http://localhost:3000).
+    #[arg(long, env = "FRONTEND_URL")]
+    pub frontend_url: Option<String>,
+    /// Most pooled database connections.
+    #[arg(long, env = "DB_POOL_MAX_SIZE", default_value_t = db::pool::DEFAULT_POOL_MAX_SIZE)]
+    pub db_pool_max_size: usize,
+    /// How long a request waits for a pooled connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = db::pool::DEFAULT_ACQUIRE_TIMEOUT_MS)]
+    pub db_acquire_timeout_ms: u64,
+    /// Server-side cap on each statement (statement_timeout).
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = db::config::DEFAULT_STATEMENT_TIMEOUT_MS)]
+    pub db_statement_timeout_ms: u64,
+    /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `up`: prepare the database, then serve.
+pub async fn up(target: Target, args: ServeArgs) -> anyhow::Result<()> {
+    output::heading("up");
+    if target.cluster.is_some() {
+        crate::db_cmd::ensure_database(&target).await?;
+    }
+    crate::db_cmd::migrate(&target).await?;
+    let client = db::pool::connect(&target.settings).await?;
+    let counts = db::admin::count_rows(&client).await?;
+    drop(client);
+    if counts.is_none_or(|c| c.users == 0) {
+        crate::db_cmd::seed(&target, None).await?;
+    }
+    serve(target, args).await
+}
+
+pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
+    let tuning = PoolSettings {
+        max_size: args.db_pool_max_size,
+        acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
+    };
+    let pool = db::pool::build_pool(&target.settings, &tuning)?;
+    if let Err(e) = db::health::ping(&pool).await {
+        tracing::warn!(error = %e, "the database does not answer yet; serving 503 until it does");
+    }
+    let author_mode = AuthorMode::Dev;
+    let frontend_origin = args
+        .frontend_url
+        .as_deref()
+        .map(|u| HeaderValue::from_str(u.trim_end_matches('/')))
+        .transpose()
+        .context("FRONTEND_URL is not a valid origin")?;
+    let app = api::router(
+        AppState {
+            pool: pool.clone(),
+            author_mode,
+        },
+        &RouterOptions { frontend_origin },
+    );
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "dev mode on a non-loopback address: anyone who can reach it can post as any user");
+    }
+    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), "serving");
+    output::line(format!("cruddur is up: http://{addr}/api/activities/home"));
+    run_until_shutdown(
+        listener,
+        app,
+        Duration::from_secs(args.shutdown_timeout_secs),
+    )
+    .await?;
+    pool.close();
+    Ok(())
+}
+
+async fn run_until_shutdown(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = signalled_tx.send(());
+    });
+    let deadline = async move {
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result.context("server error"),
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; exiting");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

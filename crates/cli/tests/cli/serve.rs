@@ -1,0 +1,136 @@
+//! `cruddur up` as a user runs it: prepares the embedded database, serves, stops on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const GUARD: Duration = Duration::from_secs(60);
+
+/// Kills the server and stops its cluster if the test fails midway.
+struct Server {
+    /// Taken by the test once it waits for a graceful exit itself.
+    child: Option<Child>,
+    home: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = crate::cruddur()
+            .env("CRUDDUR_HOME", self.home.path())
+            .args(["local", "stop"])
+            .output();
+    }
+}
+
+fn http(addr: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
+    let home = tempfile::Builder::new()
+        .prefix("cruddur-up-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
+        .args(["up", "--bind", "127.0.0.1:0"])
+        .env("CRUDDUR_HOME", home.path())
+        .env_remove("CONNECTION_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server {
+        child: Some(child),
+        home,
+    };
+    let stdout = server.child.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let url = loop {
+        let line = rx.recv_timeout(GUARD).expect("up must print its URL");
+        if let Some(url) = line.strip_prefix("cruddur is up: ") {
+            break url.to_owned();
+        }
+        printed.push(line);
+    };
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("applied V1__initial_schema")),
+        "{printed:?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("seed: 2 user(s) and 1 crud(s) added")),
+        "{printed:?}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/activities/home")
+        .to_owned();
+
+    let feed = http(
+        &addr,
+        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(feed.starts_with("HTTP/1.1 200"), "{feed}");
+    assert!(feed.contains("This was imported as seed data!"), "{feed}");
+
+    let body = r#"{"message":"posted by the up test","ttl":"1-day","user_handle":"bayko"}"#;
+    let created = http(
+        &addr,
+        &format!(
+            "POST /api/activities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    let feed = http(
+        &addr,
+        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let first = feed
+        .find("posted by the up test")
+        .expect("new crud in the feed");
+    let seed = feed.find("This was imported as seed data!").unwrap();
+    assert!(first < seed, "the new crud comes first");
+
+    let mut child = server.child.take().unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let status = done_rx
+        .recv_timeout(GUARD)
+        .expect("up must exit after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}

@@ -1,0 +1,2 @@
+-- Health check: proves a pooled connection answers.
+SELECT 1
