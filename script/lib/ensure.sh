@@ -42,3 +42,24 @@ ensure_postgres() {
     -o Dpkg::Options::=--force-confold postgresql postgresql-contrib >/dev/null
   have_pg_server
 }
+
+# A project virtualenv (.venv) holding the Python tools of script/requirements-dev.txt
+# (cargo-lambda for the Lambda build). Sets VENV.
+ensure_venv() {
+  VENV="$(pwd)/.venv"
+  if [ ! -x "$VENV/bin/python" ]; then
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+      rm -rf "$VENV"
+      say "installing python3-venv (apt-get)"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$VENV"
+    fi
+  fi
+  local stamp="$VENV/.requirements"
+  if ! cmp -s script/requirements-dev.txt "$stamp" 2>/dev/null; then
+    say "installing Python tools into .venv"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r script/requirements-dev.txt
+    cp script/requirements-dev.txt "$stamp"
+  fi
+}

@@ -2,6 +2,7 @@
 //! embedded PostgreSQL.
 
 mod db_cmd;
+mod lambda_cmd;
 mod local_cmd;
 mod output;
 mod serve_cmd;
@@ -46,6 +47,9 @@ enum Command {
     /// Database operations (the seed's bin/db-* scripts).
     #[command(subcommand)]
     Db(db_cmd::DbCommand),
+    /// The post-confirmation Lambda, run locally.
+    #[command(subcommand)]
+    Lambda(lambda_cmd::LambdaCommand),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
@@ -79,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let target = cli.connection.resolve()?;
             db_cmd::run(command, target).await
         }
+        Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve()?).await,
         Command::Local(command) => local_cmd::run(command, &cli.connection),
     }
 }

@@ -237,3 +237,48 @@ async fn connect_runs_psql_on_the_database_without_the_password_on_its_command_l
     );
     assert!(!out.contains(&password()), "{out}");
 }
+
+#[tokio::test]
+async fn lambda_invoke_records_the_example_user_once_and_prints_the_event() {
+    let db = TestDb::new().await;
+    let url = db.url().expose().to_owned();
+    let event = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/lambda/example-event.json"
+    );
+    for _ in 0..2 {
+        let assert = cruddur()
+            .args(["lambda", "invoke", "--event", event, "--url", &url])
+            .assert()
+            .success();
+        let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        let printed: serde_json::Value =
+            serde_json::from_str(out.trim_start_matches("== lambda-invoke").trim()).unwrap();
+        let original: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(event).unwrap()).unwrap();
+        assert_eq!(printed, original);
+    }
+    let count: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM users WHERE handle = 'cruddurtester'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1, "the second run inserts nothing");
+    cruddur()
+        .args([
+            "lambda",
+            "invoke",
+            "--event",
+            "/nonexistent.json",
+            "--url",
+            &url,
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot read /nonexistent.json"));
+}

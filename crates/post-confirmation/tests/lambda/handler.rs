@@ -1,0 +1,165 @@
+use std::time::Duration;
+
+use post_confirmation::{handle, handle_json, ConfirmError, REQUIRED_ATTRIBUTES};
+use test_db::TestDb;
+
+use crate::{event_for, example_event};
+
+async fn users(db: &TestDb) -> Vec<(String, String, String, String)> {
+    db.client()
+        .await
+        .query(
+            "SELECT display_name, email, handle, cognito_user_id FROM users ORDER BY created_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_confirmed_sign_up_inserts_one_row_and_returns_the_event_unchanged() {
+    let db = TestDb::new().await;
+    let input = example_event();
+    let output = handle_json(db.pool(), input.clone()).await.unwrap();
+    assert_eq!(output, input, "Cognito requires the event back unchanged");
+    assert_eq!(
+        users(&db).await,
+        [(
+            "Cruddur Tester".to_owned(),
+            "cruddur.tester@example.com".to_owned(),
+            "cruddurtester".to_owned(),
+            "8a9b3c2d-1e4f-4a5b-9c8d-7e6f5a4b3c2d".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn the_typed_handler_returns_the_typed_event_it_was_given() {
+    let db = TestDb::new().await;
+    let event: post_confirmation::PostConfirmationEvent =
+        serde_json::from_value(example_event()).unwrap();
+    let returned = handle(db.pool(), event.clone()).await.unwrap();
+    assert_eq!(returned, event);
+}
+
+#[tokio::test]
+async fn redelivery_of_the_same_event_succeeds_and_inserts_nothing() {
+    let db = TestDb::new().await;
+    handle_json(db.pool(), example_event()).await.unwrap();
+    let first = users(&db).await;
+    handle_json(db.pool(), example_event()).await.unwrap();
+    assert_eq!(users(&db).await, first);
+}
+
+#[tokio::test]
+async fn a_handle_held_by_another_user_fails_and_leaves_the_first_untouched() {
+    let db = TestDb::new().await;
+    handle_json(db.pool(), example_event()).await.unwrap();
+    let before = users(&db).await;
+    let intruder = event_for(
+        "other-sub",
+        "cruddurtester",
+        "Someone Else",
+        "else@example.com",
+    );
+    let err = handle_json(db.pool(), intruder).await.unwrap_err();
+    assert!(
+        matches!(err, ConfirmError::HandleTaken { ref handle } if handle == "cruddurtester"),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), "HandleTaken");
+    assert_eq!(users(&db).await, before);
+}
+
+#[tokio::test]
+async fn each_missing_attribute_is_named_and_writes_nothing() {
+    let db = TestDb::new().await;
+    for missing in REQUIRED_ATTRIBUTES {
+        for how in ["absent", "empty"] {
+            let mut event = example_event();
+            let attributes = event["request"]["userAttributes"].as_object_mut().unwrap();
+            if how == "absent" {
+                attributes.remove(missing);
+            } else {
+                attributes.insert(missing.to_owned(), "  ".into());
+            }
+            let err = handle_json(db.pool(), event).await.unwrap_err();
+            assert!(
+                matches!(err, ConfirmError::MissingAttribute(name) if name == missing),
+                "{missing} {how}: {err:?}"
+            );
+            assert!(err.to_string().contains(missing));
+        }
+    }
+    assert!(users(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_forgot_password_confirmation_writes_nothing_and_succeeds() {
+    let db = TestDb::new().await;
+    let mut event = example_event();
+    event["triggerSource"] = "PostConfirmation_ConfirmForgotPassword".into();
+    let output = handle_json(db.pool(), event.clone()).await.unwrap();
+    assert_eq!(output, event);
+    assert!(users(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn apostrophes_and_injection_strings_are_stored_verbatim() {
+    let db = TestDb::new().await;
+    let name = "Miles O'Brien'); DROP TABLE users; --";
+    let email = "o'brien+x@example.com";
+    handle_json(db.pool(), event_for("sub-obrien", "obrien", name, email))
+        .await
+        .unwrap();
+    let stored = users(&db).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].0.as_str(), stored[0].1.as_str()), (name, email));
+}
+
+#[tokio::test]
+async fn malformed_events_fail_clearly() {
+    let db = TestDb::new().await;
+    let err = handle_json(db.pool(), serde_json::json!({"hello": "world"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "MalformedEvent");
+    let mut event = example_event();
+    event["triggerSource"] = "PreSignUp_SignUp".into();
+    assert_eq!(
+        handle_json(db.pool(), event).await.unwrap_err().kind(),
+        "MalformedEvent"
+    );
+    assert!(users(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_the_invocation_within_a_bound_without_personal_data() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
+        .parse()
+        .unwrap();
+    let pool = db::pool::build_pool(
+        &settings,
+        &db::PoolSettings {
+            acquire_timeout: Duration::from_millis(500),
+            ..db::PoolSettings::default()
+        },
+    )
+    .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(20), handle_json(&pool, example_event()))
+        .await
+        .expect("must fail on its own, not hang")
+        .unwrap_err();
+    assert_eq!(err.kind(), "DatabaseError");
+    let message = err.full_message();
+    assert!(message.contains("database unavailable"), "{message}");
+    assert!(!message.contains("cruddur.tester@example.com") && !message.contains("Cruddur Tester"));
+}

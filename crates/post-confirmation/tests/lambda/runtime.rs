@@ -1,0 +1,170 @@
+//! The real `post-confirmation` binary against a tiny Lambda Runtime API emulator.
+
+use std::collections::VecDeque;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+use test_db::TestDb;
+use tokio::sync::mpsc;
+
+use crate::example_event;
+
+const GUARD: Duration = Duration::from_secs(30);
+
+/// What the function reported for one invocation.
+#[derive(Debug)]
+enum Outcome {
+    Response(String, Value),
+    Error(String, Value),
+}
+
+#[derive(Clone)]
+struct Emulator {
+    pending: Arc<Mutex<VecDeque<(String, Value)>>>,
+    reports: mpsc::UnboundedSender<Outcome>,
+}
+
+async fn next(State(emulator): State<Emulator>) -> (HeaderMap, Json<Value>) {
+    let queued = emulator.pending.lock().unwrap().pop_front();
+    let Some((id, event)) = queued else {
+        // No more work: hold the long poll, as the real Runtime API does.
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "lambda-runtime-aws-request-id",
+        HeaderValue::from_str(&id).unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from_static("9999999999999"),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        HeaderValue::from_static(
+            "arn:aws:lambda:us-east-1:123456789012:function:cruddur-post-confirmation",
+        ),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
+    );
+    (headers, Json(event))
+}
+
+// The runtime's bodies are JSON whatever their content type says, so they are read as bytes.
+async fn response(State(emulator): State<Emulator>, Path(id): Path<String>, body: Bytes) {
+    let _ = emulator.reports.send(Outcome::Response(
+        id,
+        serde_json::from_slice(&body).unwrap(),
+    ));
+}
+
+async fn error(State(emulator): State<Emulator>, Path(id): Path<String>, body: Bytes) {
+    let _ = emulator
+        .reports
+        .send(Outcome::Error(id, serde_json::from_slice(&body).unwrap()));
+}
+
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs one event through the real binary; returns what it reported.
+async fn invoke(connection_url: &str, event: Value) -> Outcome {
+    let (reports, mut received) = mpsc::unbounded_channel();
+    let emulator = Emulator {
+        pending: Arc::new(Mutex::new(VecDeque::from([("req-1".to_owned(), event)]))),
+        reports,
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .with_state(emulator);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let _function = Function(
+        Command::new(env!("CARGO_BIN_EXE_post-confirmation"))
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "cruddur-post-confirmation")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/cruddur-post-confirmation",
+            )
+            .env("CONNECTION_URL", connection_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let outcome = tokio::time::timeout(GUARD, received.recv())
+        .await
+        .expect("the function must report within the bound")
+        .unwrap();
+    server.abort();
+    outcome
+}
+
+#[tokio::test]
+async fn the_binary_answers_an_event_with_the_event_and_records_the_user() {
+    let db = TestDb::new().await;
+    let input = example_event();
+    match invoke(db.url().expose(), input.clone()).await {
+        Outcome::Response(id, body) => {
+            assert_eq!(id, "req-1");
+            assert_eq!(body, input);
+        }
+        other => panic!("expected a response, got {other:?}"),
+    }
+    let handles: Vec<String> = db
+        .client()
+        .await
+        .query("SELECT handle FROM users", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(handles, ["cruddurtester"]);
+}
+
+#[tokio::test]
+async fn the_binary_reports_an_error_when_the_database_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://u:p@127.0.0.1:{port}/cruddur");
+    match invoke(&url, example_event()).await {
+        Outcome::Error(id, body) => {
+            assert_eq!(id, "req-1");
+            assert_eq!(body["errorType"], "DatabaseError");
+            let message = body["errorMessage"].as_str().unwrap();
+            assert!(message.contains("database unavailable"), "{message}");
+            assert!(!message.contains("cruddur.tester@example.com"), "{message}");
+        }
+        other => panic!("expected an error report, got {other:?}"),
+    }
+}
