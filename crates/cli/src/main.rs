@@ -5,6 +5,7 @@ mod db_cmd;
 mod lambda_cmd;
 mod local_cmd;
 mod output;
+mod rds_cmd;
 mod serve_cmd;
 mod target;
 mod telemetry;
@@ -50,6 +51,9 @@ enum Command {
     /// The post-confirmation Lambda, run locally.
     #[command(subcommand)]
     Lambda(lambda_cmd::LambdaCommand),
+    /// The RDS instance and its security group, through the AWS SDK.
+    #[command(subcommand)]
+    Rds(rds_cmd::RdsCommand),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
@@ -84,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db_cmd::run(command, target).await
         }
         Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve()?).await,
+        Command::Rds(command) => rds_cmd::run(command).await,
         Command::Local(command) => local_cmd::run(command, &cli.connection),
     }
 }

@@ -4,6 +4,8 @@
 mod db_commands;
 mod errors;
 mod local;
+mod moto;
+mod rds;
 mod serve;
 
 use std::time::Duration;

@@ -1,0 +1,134 @@
+//! SDK failures as one-line, actionable errors. Messages name resources, never secrets.
+
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("DB instance {0} already exists (DBInstanceAlreadyExists)")]
+    InstanceAlreadyExists(String),
+    #[error("DB instance {0} not found (DBInstanceNotFound); check the identifier and the region")]
+    InstanceNotFound(String),
+    #[error("DB instance {id} cannot do that now (InvalidDBInstanceState): {message}")]
+    InvalidInstanceState { id: String, message: String },
+    #[error("security group rule {rule} not found in group {group} (InvalidSecurityGroupRuleId.NotFound)")]
+    RuleNotFound { group: String, rule: String },
+    #[error("security group {0} not found (InvalidGroup.NotFound)")]
+    GroupNotFound(String),
+    #[error("AWS credentials are missing, invalid or expired: {0} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or log in with `aws sso login`)")]
+    Credentials(String),
+    #[error("cannot reach the AWS API: {0}")]
+    Unreachable(String),
+    #[error("{0} is not set")]
+    MissingEnv(&'static str),
+    #[error("`{0}` is not a usable IPv4 address")]
+    InvalidIp(String),
+    #[error("cannot detect the public IP address from {url}: {reason}")]
+    IpDetection { url: String, reason: String },
+    #[error(
+        "timed out after {waited_secs} s waiting for {id} to become {wanted} (last state: {last})"
+    )]
+    WaitTimeout {
+        id: String,
+        wanted: String,
+        last: String,
+        waited_secs: u64,
+    },
+    #[error("DB instance {id} entered state {state} while waiting for {wanted}")]
+    WaitFailed {
+        id: String,
+        state: String,
+        wanted: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("AWS error {code}: {message}")]
+    Service { code: String, message: String },
+}
+
+/// What an SDK error says, before the caller adds which resource it concerned.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: Option<String>,
+    pub message: String,
+    kind: FailureKind,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum FailureKind {
+    Service,
+    Unreachable,
+    Credentials,
+    Other,
+}
+
+impl<E, R> From<SdkError<E, R>> for Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        let full = one_line(&display_chain(&err));
+        let kind = match &err {
+            SdkError::ServiceError(_) => FailureKind::Service,
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => FailureKind::Unreachable,
+            _ if full.to_ascii_lowercase().contains("credential") => FailureKind::Credentials,
+            SdkError::DispatchFailure(_) => FailureKind::Unreachable,
+            _ => FailureKind::Other,
+        };
+        let code = err.code().map(str::to_owned);
+        let message = err.message().map_or_else(|| full.clone(), str::to_owned);
+        Self {
+            code,
+            message: if kind == FailureKind::Service {
+                message
+            } else {
+                full
+            },
+            kind,
+        }
+    }
+}
+
+impl Failure {
+    /// The generic mapping for codes the caller did not handle itself.
+    pub(crate) fn into_error(self) -> AwsError {
+        match (self.kind, self.code.as_deref()) {
+            (FailureKind::Credentials, _)
+            | (
+                _,
+                Some(
+                    "ExpiredToken"
+                    | "ExpiredTokenException"
+                    | "InvalidClientTokenId"
+                    | "UnrecognizedClientException"
+                    | "AuthFailure"
+                    | "SignatureDoesNotMatch",
+                ),
+            ) => AwsError::Credentials(self.message),
+            (FailureKind::Unreachable, _) => AwsError::Unreachable(self.message),
+            (_, Some(code)) => AwsError::Service {
+                code: code.to_owned(),
+                message: self.message,
+            },
+            (_, None) => AwsError::Unreachable(self.message),
+        }
+    }
+}
+
+/// Each cause's `Display`, outermost first, without repeats (no `Debug` dumps).
+fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,170 @@
+//! One AWS API emulator (moto_server, installed into .venv by script/test) per test process, on
+//! 127.0.0.1. Tests are isolated by region: moto keeps separate state per region. The server is
+//! stopped when the test process ends, by a watcher waiting on a pipe.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_rds::config::Credentials;
+
+const REGIONS: [&str; 16] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ca-central-1",
+    "sa-east-1",
+];
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const FAKE_KEY: &str = "testing-access-key";
+pub const FAKE_SECRET: &str = "testing-secret-key";
+
+struct Moto {
+    port: u16,
+    _watcher: Child,
+    _pipe: ChildStdin,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+static NEXT_REGION: AtomicUsize = AtomicUsize::new(0);
+
+fn moto_server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+    if venv.is_file() {
+        return venv;
+    }
+    panic!(
+        "moto_server not found at {} (run script/test, which installs moto[server] into .venv, or set MOTO_SERVER)",
+        venv.display()
+    );
+}
+
+fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // The shell starts moto, then waits for our end of stdin to close (the test process
+        // ending in any way) and stops it.
+        let mut watcher = Command::new("/bin/sh")
+            .args([
+                "-c",
+                r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read _ignored; kill "$pid" 2>/dev/null"#,
+            ])
+            .arg(moto_server_binary())
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pipe = watcher.stdin.take().unwrap();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !answers(port) {
+            assert!(Instant::now() < deadline, "moto_server did not start on 127.0.0.1:{port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let moto = Moto {
+            port,
+            _watcher: watcher,
+            _pipe: pipe,
+        };
+        reset(port);
+        moto
+    })
+}
+
+fn answers(port: u16) -> bool {
+    http(
+        port,
+        "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"))
+}
+
+fn reset(port: u16) {
+    let response = http(
+        port,
+        "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .expect("moto reset");
+    assert!(response.contains(" 200 "), "{response}");
+}
+
+fn http(port: u16, request: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+pub fn endpoint() -> String {
+    format!("http://127.0.0.1:{}", moto().port)
+}
+
+/// A region of its own for one test.
+pub fn fresh_region() -> &'static str {
+    moto();
+    let n = NEXT_REGION.fetch_add(1, Ordering::Relaxed);
+    REGIONS
+        .get(n)
+        .copied()
+        .expect("more AWS tests than isolated regions; add regions")
+}
+
+/// `cruddur` aimed at the emulator in `region`, with fake static credentials and the instance
+/// metadata service disabled (no traffic may leave loopback).
+pub fn cruddur_aws(region: &str) -> assert_cmd::Command {
+    let mut cmd = crate::cruddur();
+    cmd.env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", region)
+        .env("AWS_ACCESS_KEY_ID", FAKE_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("DB_SG_ID")
+        .env_remove("DB_SG_RULE_ID")
+        .env_remove("MASTER_USERNAME")
+        .env_remove("MASTER_USER_PASSWORD")
+        .env_remove("DB_INSTANCE_IDENTIFIER");
+    cmd
+}
+
+/// SDK configuration for checking the emulator's state from the test.
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(FAKE_KEY, FAKE_SECRET, None, None, "tests"))
+        .load()
+        .await
+}
