@@ -39,6 +39,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 
 OUR_PORT, FLASK_PORT, PGRST_PORT = 4567, 4568, 4569
+# Create points write to a copy of the database (served by a second set of servers on these
+# ports), so the feed is always measured on the table exactly as loaded.
+WRITE_OFFSET = 10
 CREATE_BODY = '{"message":"bench crud","ttl":"1-day","user_handle":"demo3"}'
 
 
@@ -256,29 +259,32 @@ def strip_comments(sql):
 
 
 class Servers:
-    def __init__(self, cluster, db, venv):
-        self.cluster, self.db, self.venv = cluster, db, venv
+    """Our server, the Flask stack and PostgREST on one database; ports shifted by `offset`."""
+
+    def __init__(self, cluster, db, venv, offset=0):
+        self.cluster, self.db, self.venv, self.offset = cluster, db, venv, offset
         self.procs = {}
 
     def start_all(self):
         url = self.cluster.url(self.db)
         env = dict(os.environ, RUST_LOG="warn")
+        ours, flask, pgrst = (p + self.offset for p in (OUR_PORT, FLASK_PORT, PGRST_PORT))
         # URLs go through the environment, never argv (visible in `ps`).
-        self.procs["ours"] = start([str(CRUDDUR), "serve", "--bind", f"127.0.0.1:{OUR_PORT}"],
+        self.procs["ours"] = start([str(CRUDDUR), "serve", "--bind", f"127.0.0.1:{ours}"],
                                    env=dict(env, CONNECTION_URL=url))
         self.procs["flask"] = start(
-            [str(self.venv / "bin" / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{FLASK_PORT}",
+            [str(self.venv / "bin" / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{flask}",
              "--log-level", "warning", "app:app"],
             env=dict(os.environ, CONNECTION_URL=url), cwd=BENCH / "reference")
         self.procs["postgrest"] = start(
             [str(POSTGREST)],
             env=dict(os.environ, PGRST_DB_URI=url, PGRST_DB_SCHEMAS="api",
-                     PGRST_DB_ANON_ROLE="web_anon", PGRST_SERVER_PORT=str(PGRST_PORT),
+                     PGRST_DB_ANON_ROLE="web_anon", PGRST_SERVER_PORT=str(pgrst),
                      PGRST_SERVER_HOST="127.0.0.1", PGRST_LOG_LEVEL="crit",
                      PGRST_DB_POOL="8"))
-        wait_http(f"http://127.0.0.1:{OUR_PORT}/api/health-check")
-        wait_http(f"http://127.0.0.1:{FLASK_PORT}/api/activities/home")
-        wait_http(f"http://127.0.0.1:{PGRST_PORT}/home?limit=1")
+        wait_http(f"http://127.0.0.1:{ours}/api/health-check")
+        wait_http(f"http://127.0.0.1:{flask}/api/activities/home")
+        wait_http(f"http://127.0.0.1:{pgrst}/home?limit=1")
 
     def stop_all(self):
         for p in self.procs.values():
@@ -286,30 +292,39 @@ class Servers:
         self.procs = {}
 
 
-def points(files, cluster, db):
-    """(name, kind, server-process-key, runner) for every measured system."""
+def points(files, cluster, db, write_db):
+    """(name, kind, server-process-key, runner) for every measured system; create points use
+    the write copy and the servers at WRITE_OFFSET."""
     url = cluster.url(db)
     ours = f"http://127.0.0.1:{OUR_PORT}"
     flask = f"http://127.0.0.1:{FLASK_PORT}"
     pgrst = f"http://127.0.0.1:{PGRST_PORT}"
-    return [
+    feed = [
         ("ours", "feed", "ours", lambda c, s: wrk(f"{ours}/api/activities/home", c, s)),
         ("pgbench original SQL", "feed", None, lambda c, s: pgbench(url, files["orig_feed"], c, s)),
         ("pgbench our SQL", "feed", None, lambda c, s: pgbench(url, files["ours_feed"], c, s)),
         ("flask+psycopg (gunicorn x4)", "feed", "flask",
          lambda c, s: wrk(f"{flask}/api/activities/home", c, s)),
         ("postgrest", "feed", "postgrest", lambda c, s: wrk(f"{pgrst}/home?limit=20", c, s)),
+    ]
+    # Distinct names: the lambdas above must keep pointing at the feed servers.
+    w_url = cluster.url(write_db)
+    w_ours = f"http://127.0.0.1:{OUR_PORT + WRITE_OFFSET}"
+    w_flask = f"http://127.0.0.1:{FLASK_PORT + WRITE_OFFSET}"
+    w_pgrst = f"http://127.0.0.1:{PGRST_PORT + WRITE_OFFSET}"
+    create = [
         ("ours", "create", "ours",
-         lambda c, s: wrk(f"{ours}/api/activities", c, s, CREATE_BODY)),
+         lambda c, s: wrk(f"{w_ours}/api/activities", c, s, CREATE_BODY)),
         ("pgbench original SQL", "create", None,
-         lambda c, s: pgbench(url, files["orig_create"], c, s)),
-        ("pgbench our SQL", "create", None, lambda c, s: pgbench(url, files["ours_create"], c, s)),
+         lambda c, s: pgbench(w_url, files["orig_create"], c, s)),
+        ("pgbench our SQL", "create", None, lambda c, s: pgbench(w_url, files["ours_create"], c, s)),
         ("flask+psycopg (gunicorn x4)", "create", "flask",
-         lambda c, s: wrk(f"{flask}/api/activities", c, s, CREATE_BODY)),
+         lambda c, s: wrk(f"{w_flask}/api/activities", c, s, CREATE_BODY)),
         ("postgrest", "create", "postgrest",
-         lambda c, s: wrk(f"{pgrst}/rpc/create_activity", c, s,
+         lambda c, s: wrk(f"{w_pgrst}/rpc/create_activity", c, s,
                           '{"message":"bench crud","ttl":"1-day","user_handle":"demo3"}')),
     ]
+    return feed + create
 
 
 def settle(cluster, expected, timeout=3.0):
@@ -352,6 +367,13 @@ def run_point(run, conns, seconds, cluster, server_proc, rounds_done):
             r["reruns"] = attempt
             return r
         log(f"  rerun: {r['other_share']:.0%} of the machine went to other processes")
+
+
+def remove_created(cluster, db):
+    """Keeps the table at its size: every create point's rows go, and VACUUM clears them from
+    the heap and the indexes (the feed scans the newest index entries first)."""
+    cluster.psql(db, "DELETE FROM activities WHERE message IN ('bench crud', 'pgbench crud')")
+    cluster.psql(db, "VACUUM ANALYZE activities")
 
 
 def median_of(rounds, key):
@@ -512,7 +534,7 @@ def main():
     else:
         sizes, rounds, seconds, conns = [1_000, 100_000, 1_000_000], 3, 10, [8, 32]
     venv = Path(args.venv).resolve()
-    for port in (OUR_PORT, FLASK_PORT, PGRST_PORT):
+    for port in [p + o for p in (OUR_PORT, FLASK_PORT, PGRST_PORT) for o in (0, WRITE_OFFSET)]:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 sys.exit(f"port {port} is in use (a leftover server?); stop it and retry")
@@ -533,9 +555,15 @@ def main():
             log(f"  loaded in {time.monotonic() - t0:.1f} s")
             cluster.psql_file(db, BENCH / "postgrest" / "schema.sql")
             cluster.psql(db, "VACUUM ANALYZE")
+            write_db = f"{db}_writes"
+            cluster.psql("postgres", f"DROP DATABASE IF EXISTS {write_db}")
+            cluster.psql("postgres", f"CREATE DATABASE {write_db} TEMPLATE {db}")
+            cluster.psql(write_db, "VACUUM ANALYZE")
             servers = Servers(cluster, db, venv)
+            writers = Servers(cluster, write_db, venv, WRITE_OFFSET)
             try:
                 servers.start_all()
+                writers.start_all()
                 data.setdefault("bytes", {
                     "ours_feed": response_bytes(f"http://127.0.0.1:{OUR_PORT}/api/activities/home"),
                     "flask_feed": response_bytes(f"http://127.0.0.1:{FLASK_PORT}/api/activities/home"),
@@ -544,27 +572,28 @@ def main():
                 collected = {}
                 for r in range(rounds):
                     for c in conns:
-                        for name, kind, proc_key, run in points(files, cluster, db):
-                            proc = servers.procs.get(proc_key) if proc_key else None
+                        for name, kind, proc_key, run in points(files, cluster, db, write_db):
+                            owner = writers if kind == "create" else servers
+                            proc = owner.procs.get(proc_key) if proc_key else None
                             res = run_point(run, c, seconds, cluster, proc, r)
                             collected.setdefault((name, kind, c), []).append(res)
                             log(f"{size:,} r{r + 1} c={c} {kind:6} {name:28} {res['rps']:>9,.0f}/s "
                                 f"p99 {fmt(res['p99_ms'], 2)} ms")
                             if kind == "create":
-                                cluster.psql(db, "DELETE FROM activities WHERE message = 'bench crud'")
-                                cluster.psql(db, "VACUUM ANALYZE activities")
+                                remove_created(cluster, write_db)
                 # Rerun points whose rounds disagree by more than 15 % (at most twice).
                 if rounds > 1:
                     for (name, kind, c), rs in collected.items():
                         for _ in range(2):
                             if spread(rs) <= 0.15:
                                 break
-                            run = next(p for p in points(files, cluster, db) if p[0] == name and p[1] == kind)
-                            proc = servers.procs.get(run[2]) if run[2] else None
+                            run = next(p for p in points(files, cluster, db, write_db)
+                                       if p[0] == name and p[1] == kind)
+                            owner = writers if kind == "create" else servers
+                            proc = owner.procs.get(run[2]) if run[2] else None
                             rs.append(run_point(run[3], c, seconds, cluster, proc, len(rs)))
                             if kind == "create":
-                                cluster.psql(db, "DELETE FROM activities WHERE message = 'bench crud'")
-                                cluster.psql(db, "VACUUM ANALYZE activities")
+                                remove_created(cluster, write_db)
                 data["sizes"][str(size)] = [
                     {"system": name, "kind": kind, "conns": c,
                      **{k: median_of(rs, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_pg_us",
@@ -575,6 +604,7 @@ def main():
                 ]
             finally:
                 servers.stop_all()
+                writers.stop_all()
         cluster.stop()
         data["up_seconds"] = up_time(cluster)
         data["targets"] = evaluate(data)
