@@ -217,11 +217,16 @@ def latency_ms(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def pgbench(url, script, conns, seconds):
+# The session settings our pool sets (crates/db/src/config.rs), for pgbench of our SQL.
+OUR_SESSION = "-c plan_cache_mode=force_generic_plan -c jit=off -c TimeZone=UTC"
+
+
+def pgbench(url, script, conns, seconds, options=None):
+    env = dict(os.environ, PGOPTIONS=options) if options else None
     out = subprocess.run(
         ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2", "-T", str(seconds),
          "-f", str(script), url],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True, text=True, check=True, env=env).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
     requests = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
@@ -235,7 +240,7 @@ def pgbench(url, script, conns, seconds):
 def pgbench_scripts(workdir):
     """pgbench files: the original's SQL, and our server's SQL with its parameters filled."""
     sql = ROOT / "crates" / "db" / "sql" / "activities"
-    feed = (sql / "list_home_feed.sql").read_text().replace("$1", "20::bigint")
+    feed = (sql / "list_home_feed.sql").read_text().replace("$1", ":lim")
     create = (sql / "create_activity.sql").read_text()
     create = (create.replace("$1", "('demo' || :n::text)").replace("$2", "'bench crud'")
               .replace("$3::bigint", "86400::bigint"))
@@ -244,7 +249,7 @@ def pgbench_scripts(workdir):
         "orig_create": BENCH / "sql" / "original_create.sql",
     }
     ours_feed = workdir / "ours_feed.sql"
-    ours_feed.write_text(strip_comments(feed) + ";\n")
+    ours_feed.write_text("\\set lim 20\n" + strip_comments(feed) + ";\n")
     ours_create = workdir / "ours_create.sql"
     ours_create.write_text("\\set n random(1, 10)\n" + strip_comments(create) + ";\n")
     files["ours_feed"] = ours_feed
@@ -302,7 +307,7 @@ def points(files, cluster, db, write_db):
     feed = [
         ("ours", "feed", "ours", lambda c, s: wrk(f"{ours}/api/activities/home", c, s)),
         ("pgbench original SQL", "feed", None, lambda c, s: pgbench(url, files["orig_feed"], c, s)),
-        ("pgbench our SQL", "feed", None, lambda c, s: pgbench(url, files["ours_feed"], c, s)),
+        ("pgbench our SQL", "feed", None, lambda c, s: pgbench(url, files["ours_feed"], c, s, OUR_SESSION)),
         ("flask+psycopg (gunicorn x4)", "feed", "flask",
          lambda c, s: wrk(f"{flask}/api/activities/home", c, s)),
         ("postgrest", "feed", "postgrest", lambda c, s: wrk(f"{pgrst}/home?limit=20", c, s)),
@@ -317,7 +322,7 @@ def points(files, cluster, db, write_db):
          lambda c, s: wrk(f"{w_ours}/api/activities", c, s, CREATE_BODY)),
         ("pgbench original SQL", "create", None,
          lambda c, s: pgbench(w_url, files["orig_create"], c, s)),
-        ("pgbench our SQL", "create", None, lambda c, s: pgbench(w_url, files["ours_create"], c, s)),
+        ("pgbench our SQL", "create", None, lambda c, s: pgbench(w_url, files["ours_create"], c, s, OUR_SESSION)),
         ("flask+psycopg (gunicorn x4)", "create", "flask",
          lambda c, s: wrk(f"{w_flask}/api/activities", c, s, CREATE_BODY)),
         ("postgrest", "create", "postgrest",

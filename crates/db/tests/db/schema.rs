@@ -242,3 +242,51 @@ async fn duplicate_handle_and_dangling_reply_are_rejected_with_typed_errors() {
         other => panic!("expected a FK violation, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn pooled_sessions_use_cached_generic_plans_without_jit() {
+    let db = TestDb::new().await;
+    let client = db::pool::checkout(db.pool()).await.unwrap();
+    let setting = |name: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    assert_eq!(setting("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(setting("jit").await, "off");
+    assert_eq!(setting("TimeZone").await, "UTC");
+}
+
+#[tokio::test]
+async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
+    let feed: String = include_str!("../../sql/activities/list_home_feed.sql")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    client
+        .batch_execute(&format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE feed(bigint) AS {feed}"
+        ))
+        .await
+        .unwrap();
+    let plan: Vec<String> = client
+        .query("EXPLAIN EXECUTE feed(20)", &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Index Scan using activities_home_feed_idx"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+    assert!(!plan.contains("Seq Scan on activities"), "{plan}");
+}
