@@ -286,7 +286,10 @@ async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting()
         .map(|r| r.get(0))
         .collect();
     let plan = plan.join("\n");
-    assert!(plan.contains("Index Scan using activities_home_feed_idx"), "{plan}");
+    assert!(
+        plan.contains("Index Scan using activities_home_feed_idx"),
+        "{plan}"
+    );
     assert!(!plan.contains("Sort"), "{plan}");
     assert!(!plan.contains("Seq Scan on activities"), "{plan}");
 }
