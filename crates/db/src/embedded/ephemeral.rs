@@ -2,7 +2,6 @@
 //! ends — even when it is killed — by a watcher shell that waits for our end of a pipe to close.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -28,13 +27,13 @@ if [ -n "$pid" ]; then
 fi
 rm -rf "$1""#;
 
-/// A running throw-away cluster. Dropping it (or the process ending) removes it.
+/// A running throw-away cluster. Dropping it (or the process ending) closes `_pipe`, and the
+/// watcher then stops the server and removes the folder.
 #[derive(Debug)]
 pub struct EphemeralCluster {
     cluster: Cluster,
     port: u16,
-    watcher: Child,
-    // Held open: its closing is the watcher's signal.
+    _watcher: Child,
     _pipe: ChildStdin,
 }
 
@@ -59,7 +58,7 @@ impl EphemeralCluster {
             Ok(running) => Ok(Self {
                 cluster,
                 port: running.port,
-                watcher,
+                _watcher: watcher,
                 _pipe: pipe,
             }),
             Err(e) => {
@@ -80,14 +79,6 @@ impl EphemeralCluster {
 
     pub fn url(&self, dbname: &str) -> Result<DatabaseUrl, EmbeddedError> {
         self.cluster.url(self.port, dbname)
-    }
-}
-
-impl Drop for EphemeralCluster {
-    fn drop(&mut self) {
-        // Closing our end wakes the watcher; write nothing, just let `_pipe` drop after this.
-        let _ = self._pipe.flush();
-        let _ = self.watcher.try_wait();
     }
 }
 
