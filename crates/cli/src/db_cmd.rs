@@ -148,21 +148,15 @@ fn connect(target: &Target) -> anyhow::Result<()> {
     let mut cmd = Command::new(&psql);
     cmd.arg(url.as_str());
     if let Some(password) = password {
-        let decoded = percent_decode(&password);
-        cmd.env("PGPASSWORD", decoded);
+        // The URL keeps it percent-encoded; psql wants the password itself.
+        let decoded = percent_encoding::percent_decode_str(&password).decode_utf8_lossy();
+        cmd.env("PGPASSWORD", decoded.as_ref());
     }
     let err = cmd.exec();
     if err.kind() == std::io::ErrorKind::NotFound {
         bail!("psql not found; install it (Debian/Ubuntu: apt-get install postgresql-client)");
     }
     Err(err).with_context(|| format!("cannot run {}", psql.display()))
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("p={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// Creates the target database when missing, quietly.
