@@ -15,6 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::target::ConnectionArgs;
+
+/// mimalloc instead of glibc malloc: the server allocates per request (headers, rows, JSON) and
+/// glibc's `malloc`/`free`/`malloc_consolidate` were ~3.5 % of its profile under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use api::{AppState, AuthorMode, RouterOptions};
 use axum::http::HeaderValue;
+use axum::serve::ListenerExt;
 use db::PoolSettings;
 
 use crate::output;
@@ -102,6 +103,13 @@ async fn run_until_shutdown(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    // Responses go out in one write; without TCP_NODELAY a reply can wait for the peer's
+    // delayed ACK of the previous one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
