@@ -14,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
-use db::Pool;
+use db::{CreateQueue, CreateQueueSettings, Pool};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -26,7 +26,20 @@ pub use error::ApiError;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub pool: Pool,
+    /// New cruds go through here: concurrent creates share a statement and a commit.
+    pub creates: CreateQueue,
     pub author_mode: AuthorMode,
+}
+
+impl AppState {
+    /// State over `pool`; starts the create queue on the current tokio runtime.
+    pub fn new(pool: Pool, author_mode: AuthorMode, creates: CreateQueueSettings) -> Self {
+        Self {
+            creates: CreateQueue::start(pool.clone(), creates),
+            pool,
+            author_mode,
+        }
+    }
 }
 
 /// Options of the router that are not handler state.

@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Server-side cap on each statement (statement_timeout).
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = db::config::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub db_statement_timeout_ms: u64,
+    /// Batches of new cruds written at once; concurrent creates share a statement and a commit.
+    #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
+    pub db_create_lanes: usize,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -72,10 +75,14 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         .transpose()
         .context("FRONTEND_URL is not a valid origin")?;
     let app = api::router(
-        AppState {
-            pool: pool.clone(),
+        AppState::new(
+            pool.clone(),
             author_mode,
-        },
+            db::CreateQueueSettings {
+                lanes: args.db_create_lanes,
+                ..db::CreateQueueSettings::default()
+            },
+        ),
         &RouterOptions { frontend_origin },
     );
     let listener = tokio::net::TcpListener::bind(args.bind)

@@ -27,7 +27,7 @@ pub struct FeedItem {
 
 impl FeedItem {
     /// Reads the feed-item columns starting at `first` (same order in every activities query).
-    fn from_row(row: &Row, first: usize) -> Result<Self, tokio_postgres::Error> {
+    pub(crate) fn from_row(row: &Row, first: usize) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
             uuid: row.try_get(first)?,
             display_name: row.try_get(first + 1)?,

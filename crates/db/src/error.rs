@@ -33,6 +33,31 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// The same error for another caller (one failure answered to every request of a batch).
+    /// Variants that carry a driver error become `Unavailable` with its message.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Unavailable { reason } => Self::Unavailable {
+                reason: reason.clone(),
+            },
+            Self::Conflict { constraint } => Self::Conflict {
+                constraint: constraint.clone(),
+            },
+            Self::Violation { constraint } => Self::Violation {
+                constraint: constraint.clone(),
+            },
+            Self::InvalidValue { sqlstate } => Self::InvalidValue {
+                sqlstate: sqlstate.clone(),
+            },
+            Self::Timeout => Self::Timeout,
+            Self::Auth(message) => Self::Auth(message.clone()),
+            Self::Migration(message) => Self::Migration(message.clone()),
+            Self::Tls(_) | Self::Unexpected(_) => Self::Unavailable {
+                reason: self.to_string(),
+            },
+        }
+    }
+
     /// The SQLSTATE of a database-side error, for logs.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {

@@ -4,11 +4,13 @@
 //! - [`pool`]: the pooled async client, [`error`]: typed errors
 //! - [`migrations`], [`seeds`], [`admin`]: schema, seed data, database administration
 //! - [`activities`], [`users`], [`health`]: the queries behind the HTTP API
+//! - [`create_queue`]: group commit for concurrent creates
 //! - [`embedded`]: the private cluster used when no URL is configured, and by tests
 
 pub mod activities;
 pub mod admin;
 pub mod config;
+pub mod create_queue;
 pub mod embedded;
 pub mod error;
 pub mod health;
@@ -20,5 +22,6 @@ pub mod tls;
 pub mod users;
 
 pub use config::{ConnectSettings, DatabaseUrl};
+pub use create_queue::{CreateQueue, CreateQueueSettings};
 pub use error::DbError;
 pub use pool::{Pool, PoolSettings};

@@ -100,7 +100,9 @@ pub async fn create(
         .author_handle(&headers, text(&body.user_handle))?;
     let crud = NewCrud::parse(text(&body.ttl), author, text(&body.message))
         .map_err(ApiError::Validation)?;
-    let created = activities::create_activity(&state.pool, &crud)
+    let created = state
+        .creates
+        .create(crud)
         .await?
         .ok_or(ApiError::UserNotFound)?;
     activity_json(StatusCode::OK, &created)

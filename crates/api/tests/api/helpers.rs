@@ -146,10 +146,7 @@ impl TestApp {
 
 pub fn router_for(pool: db::Pool) -> Router {
     api::router(
-        AppState {
-            pool,
-            author_mode: AuthorMode::Dev,
-        },
+        AppState::new(pool, AuthorMode::Dev, db::CreateQueueSettings::default()),
         &RouterOptions {
             frontend_origin: Some(HeaderValue::from_static(FRONTEND)),
         },

@@ -3,6 +3,7 @@
 
 mod admin;
 mod connection_errors;
+mod create_queue;
 mod embedded;
 mod harness;
 mod migrations;

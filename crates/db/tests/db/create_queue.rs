@@ -1,0 +1,211 @@
+//! Group commit of new cruds: concurrent creates share statements, every request still gets its
+//! own crud (or its own error), and nothing is written twice or lost.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use db::{CreateQueue, CreateQueueSettings, DatabaseUrl, DbError};
+use domain::NewCrud;
+use test_db::TestDb;
+
+/// Far above anything these tests wait for; only reached if something hangs.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+async fn with_users(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id) VALUES
+               ('Andrew Brown', 'andrewbrown', 'andrew@example.com', 'c-andrew'),
+               ('Andrew Bayko', 'bayko', 'bayko@example.com', 'c-bayko')",
+        )
+        .await
+        .unwrap();
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    db.client().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+fn crud(author: &str, message: &str) -> NewCrud {
+    NewCrud::parse(Some("1-day"), Some(author), Some(message)).unwrap()
+}
+
+/// Sends all `cruds` at once through a queue with one lane, so they must queue and batch.
+async fn create_all(
+    queue: &CreateQueue,
+    cruds: Vec<NewCrud>,
+) -> Vec<Result<Option<db::activities::FeedItem>, DbError>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, c) in cruds.into_iter().enumerate() {
+        let queue = queue.clone();
+        tasks.spawn(async move { (i, queue.create(c).await) });
+    }
+    let mut outcomes: Vec<_> = tokio::time::timeout(HANG_GUARD, tasks.join_all())
+        .await
+        .expect("every create must answer");
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+fn one_lane() -> CreateQueueSettings {
+    CreateQueueSettings {
+        lanes: 1,
+        max_batch: 32,
+    }
+}
+
+#[tokio::test]
+async fn concurrent_creates_share_commits_and_each_gets_its_own_crud() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    let queue = CreateQueue::start(db.pool().clone(), one_lane());
+    let cruds: Vec<NewCrud> = (0..40)
+        .map(|i| {
+            crud(
+                if i % 2 == 0 { "andrewbrown" } else { "bayko" },
+                &format!("crud {i}"),
+            )
+        })
+        .collect();
+    let outcomes = create_all(&queue, cruds).await;
+
+    let mut uuids = HashSet::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let item = outcome.as_ref().unwrap().as_ref().expect("known author");
+        assert_eq!(
+            item.message,
+            format!("crud {i}"),
+            "answer {i} is another request's crud"
+        );
+        let (handle, name) = if i % 2 == 0 {
+            ("andrewbrown", "Andrew Brown")
+        } else {
+            ("bayko", "Andrew Bayko")
+        };
+        assert_eq!(
+            (item.handle.as_str(), item.display_name.as_str()),
+            (handle, name)
+        );
+        assert!(item.expires_at.unwrap() > item.created_at);
+        uuids.insert(item.uuid);
+    }
+    assert_eq!(uuids.len(), 40);
+
+    let stored = count(&db, "SELECT count(*) FROM activities").await;
+    assert_eq!(stored, 40, "every crud written exactly once");
+    // created_at is the transaction's time: fewer distinct values than cruds means some of
+    // them shared a transaction, i.e. the queue batched.
+    let transactions = count(&db, "SELECT count(DISTINCT created_at) FROM activities").await;
+    assert!(
+        transactions < 40,
+        "no batching happened: {transactions} transactions"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_author_in_a_batch_gets_none_and_the_others_are_written() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    let queue = CreateQueue::start(db.pool().clone(), one_lane());
+    let cruds: Vec<NewCrud> = (0..12)
+        .map(|i| {
+            crud(
+                if i % 3 == 0 { "nobody" } else { "bayko" },
+                &format!("crud {i}"),
+            )
+        })
+        .collect();
+    let outcomes = create_all(&queue, cruds).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let item = outcome.as_ref().unwrap();
+        if i % 3 == 0 {
+            assert!(item.is_none(), "unknown author {i} must get None");
+        } else {
+            assert_eq!(item.as_ref().unwrap().message, format!("crud {i}"));
+        }
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 8);
+}
+
+#[tokio::test]
+async fn a_rejected_batch_is_retried_one_by_one_so_only_the_bad_crud_fails() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    // A database-side rule the domain does not know: it rejects the whole batch statement.
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION reject_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.message = 'poison' THEN
+                 RAISE EXCEPTION 'poison rejected' USING ERRCODE = '22023';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER reject_poison BEFORE INSERT ON activities
+               FOR EACH ROW EXECUTE FUNCTION reject_poison();",
+        )
+        .await
+        .unwrap();
+    let queue = CreateQueue::start(db.pool().clone(), one_lane());
+    let cruds: Vec<NewCrud> = (0..16)
+        .map(|i| {
+            let message = if i == 5 {
+                "poison".to_owned()
+            } else {
+                format!("crud {i}")
+            };
+            crud("andrewbrown", &message)
+        })
+        .collect();
+    let outcomes = create_all(&queue, cruds).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i == 5 {
+            match outcome {
+                Err(DbError::InvalidValue { sqlstate }) => assert_eq!(sqlstate, "22023"),
+                other => panic!("the poison crud must fail on its own: {other:?}"),
+            }
+        } else {
+            let item = outcome.as_ref().unwrap().as_ref().unwrap();
+            assert_eq!(item.message, format!("crud {i}"));
+        }
+    }
+    let client = db.client().await;
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM activities", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 15, "every good crud once, the poison one never");
+    let poison: i64 = client
+        .query_one(
+            "SELECT count(*) FROM activities WHERE message = 'poison'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(poison, 0);
+}
+
+#[tokio::test]
+async fn without_a_database_every_request_of_a_batch_is_told_unavailable() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let settings = DatabaseUrl::new(format!("postgres://u:secret@127.0.0.1:{port}/db"))
+        .parse()
+        .unwrap();
+    let pool = db::pool::build_pool(&settings, &db::PoolSettings::default()).unwrap();
+    let queue = CreateQueue::start(pool, one_lane());
+    let cruds: Vec<NewCrud> = (0..6)
+        .map(|i| crud("bayko", &format!("crud {i}")))
+        .collect();
+    for outcome in create_all(&queue, cruds).await {
+        let err = outcome.expect_err("no database: no crud");
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}
