@@ -191,7 +191,7 @@ def children_cpu():
 def wrk(url, conns, seconds, post_bodies=None):
     """GET `url`, or POST the JSON `post_bodies` in turn (requests prebuilt once per thread)."""
     script = None
-    cmd = ["wrk", "-t", "2", "-c", str(conns), "-d", f"{seconds}s", "--latency", url]
+    cmd = ["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{seconds}s", "--latency", url]
     if post_bodies:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
         bodies = ", ".join(f"[[{b}]]" for b in post_bodies)
@@ -240,7 +240,7 @@ OUR_SESSION = "-c plan_cache_mode=force_generic_plan -c jit=off -c TimeZone=UTC"
 def pgbench(url, script, conns, seconds, options=None):
     env = dict(os.environ, PGOPTIONS=options) if options else None
     out = subprocess.run(
-        ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2", "-T", str(seconds),
+        ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", str(min(2, conns)), "-T", str(seconds),
          "-f", str(script), url],
         capture_output=True, text=True, check=True, env=env).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
