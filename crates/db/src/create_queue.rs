@@ -54,12 +54,6 @@ pub struct CreateQueue {
     tx: mpsc::Sender<Pending>,
 }
 
-impl std::fmt::Debug for Pending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending").finish_non_exhaustive()
-    }
-}
-
 impl CreateQueue {
     /// Starts the collector on the current tokio runtime.
     pub fn start(pool: Pool, settings: CreateQueueSettings) -> Self {
@@ -113,7 +107,10 @@ async fn collect(pool: Pool, settings: CreateQueueSettings, mut rx: mpsc::Receiv
 }
 
 async fn write(pool: &Pool, mut batch: Vec<Pending>) {
-    if batch.len() == 1 {
+    // A request whose client has gone before its crud was sent is dropped, as it would have
+    // been without the queue.
+    batch.retain(|p| !p.reply.is_closed());
+    if batch.len() <= 1 {
         if let Some(only) = batch.pop() {
             let outcome = create_activity(pool, &only.crud).await;
             // The requester may have gone (client disconnected): nothing to tell.
@@ -123,8 +120,8 @@ async fn write(pool: &Pool, mut batch: Vec<Pending>) {
     }
     let cruds: Vec<&NewCrud> = batch.iter().map(|p| &p.crud).collect();
     match insert_batch(pool, &cruds).await {
-        Ok(mut items) => {
-            for (pending, item) in batch.into_iter().zip(items.drain(..)) {
+        Ok(items) => {
+            for (pending, item) in batch.into_iter().zip(items) {
                 let _ = pending.reply.send(Ok(item));
             }
         }
