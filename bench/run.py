@@ -436,6 +436,9 @@ def write_report(data, stamp):
     md += ["| target | measured | verdict |", "|---|---|---|"]
     for t in data["targets"]:
         md.append(f"| {t['name']} | {t['value']} | {'met' if t['ok'] else '**not met**'} |")
+    if not all(t["ok"] for t in data["targets"]):
+        md += ["", "A target not met is examined, with measurements, in bench/README.md "
+               "(\"Reading the targets\")."]
     for size, per_size in data["sizes"].items():
         md += ["", f"## {int(size):,} activities", "",
                "| system | endpoint | c | req/s | p50 ms | p99 ms | errors | CPU µs/req PG | server | loadgen | RSS MB | spread |",
