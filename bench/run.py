@@ -455,7 +455,8 @@ def write_report(data, stamp):
     (RESULTS / f"{stamp}.md").write_text("\n".join(md))
     (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=2))
     chart(data, RESULTS / f"{stamp}.png")
-    for ext in ("md", "json", "png"):
+    # The README shows latest.*: only a full run may replace it.
+    for ext in ("md", "json", "png") if data["mode"] == "full" else ():
         src = RESULTS / f"{stamp}.{ext}"
         if src.exists():
             shutil.copyfile(src, RESULTS / f"latest.{ext}")
