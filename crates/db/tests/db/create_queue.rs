@@ -31,7 +31,8 @@ fn crud(author: &str, message: &str) -> NewCrud {
     NewCrud::parse(Some("1-day"), Some(author), Some(message)).unwrap()
 }
 
-/// Sends all `cruds` at once through a queue with one lane, so they must queue and batch.
+/// Sends all `cruds` at once. The test runtime is single-threaded, so every request is queued
+/// before the collector first runs: with one lane they leave as one batch (up to `max_batch`).
 async fn create_all(
     queue: &CreateQueue,
     cruds: Vec<NewCrud>,
@@ -126,6 +127,12 @@ async fn an_unknown_author_in_a_batch_gets_none_and_the_others_are_written() {
         }
     }
     assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 8);
+    // One transaction for the eight: the unknown authors were mapped inside a batch.
+    let transactions = count(&db, "SELECT count(DISTINCT created_at) FROM activities").await;
+    assert_eq!(
+        transactions, 1,
+        "expected one batch, got {transactions} transactions"
+    );
 }
 
 #[tokio::test]
@@ -136,9 +143,11 @@ async fn a_rejected_batch_is_retried_one_by_one_so_only_the_bad_crud_fails() {
     db.client()
         .await
         .batch_execute(
-            "CREATE FUNCTION reject_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            "CREATE SEQUENCE poison_attempts;
+             CREATE FUNCTION reject_poison() RETURNS trigger LANGUAGE plpgsql AS $$
              BEGIN
                IF NEW.message = 'poison' THEN
+                 PERFORM nextval('poison_attempts');  -- not rolled back: counts every try
                  RAISE EXCEPTION 'poison rejected' USING ERRCODE = '22023';
                END IF;
                RETURN NEW;
@@ -187,6 +196,12 @@ async fn a_rejected_batch_is_retried_one_by_one_so_only_the_bad_crud_fails() {
         .unwrap()
         .get(0);
     assert_eq!(poison, 0);
+    // Tried twice: once inside the rejected batch, once alone in the one-by-one retry.
+    let attempts = count(&db, "SELECT last_value FROM poison_attempts").await;
+    assert_eq!(
+        attempts, 2,
+        "the batch path and its retry must both have run"
+    );
 }
 
 #[tokio::test]

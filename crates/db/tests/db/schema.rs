@@ -3,6 +3,18 @@
 use test_db::TestDb;
 use tokio_postgres::Client;
 
+/// The plan PostgreSQL chooses for `statement` (an EXPLAIN-able statement), one node per line.
+async fn explain(client: &Client, statement: &str) -> String {
+    let lines: Vec<String> = client
+        .query(&format!("EXPLAIN {statement}"), &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    lines.join("\n")
+}
+
 async fn columns(client: &Client, table: &str) -> Vec<(String, String, bool, Option<String>)> {
     client
         .query(
@@ -168,17 +180,11 @@ async fn the_home_feed_query_shape_uses_the_index_not_a_sequential_scan() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
-    let plan: Vec<String> = client
-        .query(
-            "EXPLAIN SELECT uuid FROM activities WHERE reply_to_activity_uuid IS NULL ORDER BY created_at DESC, uuid DESC LIMIT 20",
-            &[],
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = explain(
+        &client,
+        "SELECT uuid FROM activities WHERE reply_to_activity_uuid IS NULL ORDER BY created_at DESC, uuid DESC LIMIT 20",
+    )
+    .await;
     assert!(plan.contains("activities_home_feed_idx"), "{plan}");
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
@@ -278,14 +284,7 @@ async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting()
         ))
         .await
         .unwrap();
-    let plan: Vec<String> = client
-        .query("EXPLAIN EXECUTE feed(20)", &[])
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = explain(&client, "EXECUTE feed(20)").await;
     assert!(
         plan.contains("Index Scan using activities_home_feed_idx"),
         "{plan}"
