@@ -39,8 +39,7 @@ def main():
     cluster.start()
     files = R.pgbench_scripts(R.WORK)
     url = cluster.url(DB)
-    cluster.cli("db", "setup", "--force", "--url", url)
-    cluster.cli("db", "seed", "--demo", "999", "--url", url)
+    R.load_activities(cluster, DB, 1_000)
     cluster.psql(DB, "VACUUM ANALYZE")
     servers = {}
     try:
@@ -49,18 +48,18 @@ def main():
             servers[name] = (R.start([str(R.CRUDDUR), "serve", "--bind", f"127.0.0.1:{port}"],
                                      env=env), port)
             R.wait_http(f"http://127.0.0.1:{port}/api/health-check")
-        systems = [(name, proc, (lambda p: lambda c, s: R.wrk(
+        systems = [(name, (lambda p: lambda c, s: R.wrk(
                         f"http://127.0.0.1:{p}/api/activities", c, s, R.CREATE_BODIES))(port))
-                   for name, (proc, port) in servers.items()]
+                   for name, (_, port) in servers.items()]
         systems += [
-            ("pgbench original SQL", None, lambda c, s: R.pgbench(url, files["orig_create"], c, s)),
-            ("pgbench our SQL", None,
+            ("pgbench original SQL", lambda c, s: R.pgbench(url, files["orig_create"], c, s)),
+            ("pgbench our SQL",
              lambda c, s: R.pgbench(url, files["ours_create"], c, s, R.OUR_SESSION)),
         ]
         results = {}
         for r in range(ROUNDS):
             for c in CONCURRENCY:
-                for name, _proc, run in systems:
+                for name, run in systems:
                     run(c, 1)  # warm-up
                     before = commits(cluster)
                     res = run(c, SECONDS)

@@ -379,7 +379,7 @@ def measure(run, conns, seconds, cluster, server_proc):
     return result
 
 
-def run_point(run, conns, seconds, cluster, server_proc, rounds_done):
+def run_point(run, conns, seconds, cluster, server_proc):
     """One round of one point, rerun (at most twice) when the machine was busy elsewhere."""
     for attempt in range(3):
         r = measure(run, conns, seconds, cluster, server_proc)
@@ -387,6 +387,16 @@ def run_point(run, conns, seconds, cluster, server_proc, rounds_done):
             r["reruns"] = attempt
             return r
         log(f"  rerun: {r['other_share']:.0%} of the machine went to other processes")
+
+
+def load_activities(cluster, db, size):
+    """A fresh `db` with the schema, the seed data and `size` activities in all."""
+    log(f"loading {size:,} activities into {db}")
+    cluster.cli("db", "setup", "--force", "--url", cluster.url(db))
+    t0 = time.monotonic()
+    # `db setup` seeds one activity; --demo adds the rest.
+    cluster.cli("db", "seed", "--demo", str(size - 1), "--url", cluster.url(db))
+    log(f"  loaded in {time.monotonic() - t0:.1f} s")
 
 
 def remove_created(cluster, db):
@@ -581,11 +591,7 @@ def main():
     try:
         for size in sizes:
             db = f"bench_{size}"
-            log(f"loading {size:,} activities into {db}")
-            cluster.cli("db", "setup", "--force", "--url", cluster.url(db))
-            t0 = time.monotonic()
-            cluster.cli("db", "seed", "--demo", str(size - 1), "--url", cluster.url(db))
-            log(f"  loaded in {time.monotonic() - t0:.1f} s")
+            load_activities(cluster, db, size)
             cluster.psql_file(db, BENCH / "postgrest" / "schema.sql")
             cluster.psql(db, "VACUUM ANALYZE")
             write_db = f"{db}_writes"
@@ -608,7 +614,7 @@ def main():
                         for name, kind, proc_key, run in points(files, cluster, db, write_db):
                             owner = writers if kind == "create" else servers
                             proc = owner.procs.get(proc_key) if proc_key else None
-                            res = run_point(run, c, seconds, cluster, proc, r)
+                            res = run_point(run, c, seconds, cluster, proc)
                             collected.setdefault((name, kind, c), []).append(res)
                             log(f"{size:,} r{r + 1} c={c} {kind:6} {name:28} {res['rps']:>9,.0f}/s "
                                 f"p99 {fmt(res['p99_ms'], 2)} ms")
@@ -624,7 +630,7 @@ def main():
                                        if p[0] == name and p[1] == kind)
                             owner = writers if kind == "create" else servers
                             proc = owner.procs.get(run[2]) if run[2] else None
-                            rs.append(run_point(run[3], c, seconds, cluster, proc, len(rs)))
+                            rs.append(run_point(run[3], c, seconds, cluster, proc))
                             if kind == "create":
                                 remove_created(cluster, write_db)
                 data["sizes"][str(size)] = [
