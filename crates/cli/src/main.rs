@@ -15,12 +15,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::target::ConnectionArgs;
+use crate::telemetry::LogFormat;
 
 /// mimalloc instead of glibc malloc: the server allocates per request (headers, rows, JSON) and
 /// glibc's `malloc`/`free`/`malloc_consolidate` were ~3.5 % of its profile under load.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -33,7 +33,8 @@ pub struct ServeArgs {
     /// Server-side cap on each statement (statement_timeout).
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = db::config::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub db_statement_timeout_ms: u64,
-    /// Batches of new cruds written at once; concurrent creates share a statement and a commit.
+    /// New cruds written at once, each lane one statement; creates that arrive while every lane
+    /// is busy are written together, with one commit.
     #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
     pub db_create_lanes: usize,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
