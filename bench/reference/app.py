@@ -1,7 +1,7 @@
 """The original stack, for comparison: Flask + psycopg_pool serving the seed's two endpoints
 with the seed's SQL (JSON built by Postgres with row_to_json/array_to_json).
 
-Written from SPEC.md and the seed document; the only change is LIMIT 20 on the feed (the
+Written from the seed document; the only change is LIMIT 20 on the feed (the
 original returned the whole table, which makes it incomparable past a few thousand rows).
 Run under gunicorn (sync workers), as script/bench does.
 """

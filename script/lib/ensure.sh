@@ -63,3 +63,10 @@ ensure_venv() {
     cp script/requirements-dev.txt "$stamp"
   fi
 }
+
+# cargo-machete (unused dependencies), installed from crates.io into ~/.cargo/bin when missing.
+ensure_cargo_machete() {
+  if command -v cargo-machete >/dev/null 2>&1; then return 0; fi
+  say "installing cargo-machete (cargo install --locked)"
+  cargo install --locked --quiet cargo-machete
+}

@@ -1,6 +1,6 @@
 //! Every error the API returns: a status and a JSON array of codes (the original's contract,
-//! which the Cruddur frontend displays). 5xx bodies say nothing more; causes go to the log,
-//! inside the request's span.
+//! which the Cruddur frontend displays). Bodies say nothing more; a cause travels in the
+//! response's extensions to the one log line of the request.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("conflict")]
     Conflict,
     #[error("value rejected by the database")]
-    InvalidValue,
+    InvalidValue(#[source] DbError),
     #[error("database unavailable")]
     Unavailable(#[source] DbError),
     #[error("internal error")]
@@ -36,7 +36,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::UserNotFound | Self::InvalidValue => {
+            Self::Validation(_) | Self::UserNotFound | Self::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -60,7 +60,7 @@ impl ApiError {
             Self::PayloadTooLarge => vec!["payload_too_large"],
             Self::MethodNotAllowed => vec!["method_not_allowed"],
             Self::Conflict => vec!["conflict"],
-            Self::InvalidValue => vec!["invalid_value"],
+            Self::InvalidValue(_) => vec!["invalid_value"],
             Self::Unavailable(_) => vec!["database_unavailable"],
             Self::Internal(_) => vec!["internal_error"],
         }
@@ -72,37 +72,53 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Unavailable { .. } | DbError::Timeout => Self::Unavailable(e),
             DbError::Conflict { .. } => Self::Conflict,
-            DbError::InvalidValue { .. } | DbError::Violation { .. } => {
-                tracing::info!(error = %e, "database rejected a value");
-                Self::InvalidValue
-            }
+            DbError::InvalidValue { .. } | DbError::Violation { .. } => Self::InvalidValue(e),
             other => Self::Internal(Box::new(other)),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = %error_chain(cause.as_ref()), "request failed")
-            }
-            Self::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable")
-            }
-            _ => {}
-        }
-        (self.status(), axum::Json(self.codes())).into_response()
+/// How loudly a request's failure is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The client's input, refused with a clear answer.
+    Client,
+    /// Something we depend on is down; the request may succeed later.
+    Degraded,
+    /// A defect or an unexpected state: worth a look.
+    Defect,
+}
+
+/// The cause of an error response, carried in the response's extensions to the request log
+/// line (`crate::observe`), which writes it once, in the request's span. Never in the body.
+#[derive(Debug, Clone)]
+pub struct ErrorCause {
+    pub severity: Severity,
+    pub text: String,
+}
+
+impl ApiError {
+    fn cause(&self) -> Option<ErrorCause> {
+        let (severity, source): (Severity, &(dyn std::error::Error + 'static)) = match self {
+            Self::Internal(cause) => (Severity::Defect, cause.as_ref()),
+            Self::Unavailable(cause) => (Severity::Degraded, cause),
+            Self::InvalidValue(cause) => (Severity::Client, cause),
+            _ => return None,
+        };
+        Some(ErrorCause {
+            severity,
+            text: domain::error_chain(source),
+        })
     }
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let cause = self.cause();
+        let mut response = (self.status(), axum::Json(self.codes())).into_response();
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
+        }
+        response
     }
-    text
 }

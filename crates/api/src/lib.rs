@@ -4,20 +4,19 @@
 pub mod author;
 pub mod body;
 pub mod error;
+pub mod observe;
 pub mod openapi;
 pub mod responses;
 pub mod routes;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use db::{CreateQueue, CreateQueueSettings, Pool};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 pub use author::AuthorMode;
 pub use error::ApiError;
@@ -72,18 +71,11 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", MatchedPath::as_str);
-                    tracing::info_span!("request", method = %request.method(), route)
-                })
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
-                .on_failure(()),
-        );
+        // Outermost last: screen the client's id, set one, echo it, then trace inside.
+        .layer(observe::trace())
+        .layer(observe::propagate_request_id())
+        .layer(observe::set_request_id())
+        .layer(axum::middleware::map_request(observe::screen_request_id));
     if let Some(origin) = &options.frontend_origin {
         app = app.layer(
             CorsLayer::new()

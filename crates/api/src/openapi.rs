@@ -1,11 +1,8 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations, served at
-//! `/api/openapi.json`. The Postgres-built responses are described by the structs below; tests
-//! decode real responses into them (unknown fields rejected), so the document cannot drift.
+//! The OpenAPI 3 document, generated from the handlers' annotations and from the very types the
+//! responses are encoded from (`db::activity`, `db::users`), served at `/api/openapi.json`.
 
 use axum::Json;
-use serde::Deserialize;
-use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::OpenApi;
 
 use crate::routes::{activities, health, users};
 
@@ -22,82 +19,19 @@ use crate::routes::{activities, health, users};
         users::short,
     ),
     components(schemas(
-        crate::responses::ActivityResponse,
+        db::activity::Activity,
+        db::activity::FeedItem,
+        db::activity::StatusPage,
+        db::users::Profile,
+        db::users::UserPage,
+        db::users::UserShort,
         health::HealthResponse,
         activities::CreateActivityRequest,
         activities::CreateReplyRequest,
-        users::UserShortResponse,
-        StatusPage,
-        UserPage,
-        Profile,
-        ActivityFields,
-        FeedItemFields,
     ))
 )]
 pub struct ApiDoc;
 
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
-}
-
-/// A crud without its replies (the status page's `activity`, and each reply).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivityFields {
-    pub uuid: Uuid,
-    pub display_name: String,
-    pub handle: String,
-    pub message: String,
-    pub replies_count: i32,
-    pub reposts_count: i32,
-    pub likes_count: i32,
-    pub reply_to_activity_uuid: Option<Uuid>,
-    /// RFC 3339 with offset.
-    pub expires_at: Option<String>,
-    /// RFC 3339 with offset.
-    pub created_at: String,
-}
-
-/// A crud with its replies, as on a user's page.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FeedItemFields {
-    pub uuid: Uuid,
-    pub display_name: String,
-    pub handle: String,
-    pub message: String,
-    pub replies_count: i32,
-    pub reposts_count: i32,
-    pub likes_count: i32,
-    pub reply_to_activity_uuid: Option<Uuid>,
-    pub expires_at: Option<String>,
-    pub created_at: String,
-    pub replies: Vec<ActivityFields>,
-}
-
-/// `GET /api/activities/@{handle}/status/{uuid}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusPage {
-    pub activity: ActivityFields,
-    pub replies: Vec<ActivityFields>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    pub uuid: Uuid,
-    pub handle: String,
-    pub display_name: String,
-    pub bio: Option<String>,
-    /// The user's unexpired cruds (replies not counted).
-    pub cruds_count: i64,
-}
-
-/// `GET /api/activities/@{handle}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserPage {
-    pub profile: Profile,
-    pub activities: Vec<FeedItemFields>,
 }

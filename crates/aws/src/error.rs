@@ -67,7 +67,7 @@ where
     R: std::fmt::Debug + 'static,
 {
     fn from(err: SdkError<E, R>) -> Self {
-        let full = one_line(&display_chain(&err));
+        let full = one_line(&domain::error_chain(&err));
         let kind = match &err {
             SdkError::ServiceError(_) => FailureKind::Service,
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => FailureKind::Unreachable,
@@ -113,20 +113,6 @@ impl Failure {
             (_, None) => AwsError::Unreachable(self.message),
         }
     }
-}
-
-/// Each cause's `Display`, outermost first, without repeats (no `Debug` dumps).
-fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(err);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 fn one_line(text: &str) -> String {

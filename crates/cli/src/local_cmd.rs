@@ -29,7 +29,7 @@ pub fn run(command: LocalCommand, args: &ConnectionArgs) -> anyhow::Result<()> {
             output::line(format!(
                 "url:  {}",
                 cluster
-                    .url(running.port, db::embedded::APP_DATABASE)?
+                    .url(running.port, local_cluster::APP_DATABASE)?
                     .masked()
             ));
         }
@@ -52,7 +52,7 @@ pub fn run(command: LocalCommand, args: &ConnectionArgs) -> anyhow::Result<()> {
                     output::line(format!("running on 127.0.0.1:{port}"));
                     output::line(format!(
                         "url:  {}",
-                        cluster.url(port, db::embedded::APP_DATABASE)?.masked()
+                        cluster.url(port, local_cluster::APP_DATABASE)?.masked()
                     ));
                 }
                 None if cluster.is_initialized() => output::line("stopped"),

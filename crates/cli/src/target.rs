@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use db::embedded::{Cluster, Durability, APP_DATABASE};
 use db::{ConnectSettings, DatabaseUrl};
+use local_cluster::{Cluster, Durability, APP_DATABASE};
 
 use crate::output;
 

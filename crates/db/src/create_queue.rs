@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use domain::NewCrud;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tracing::{Instrument, Span};
 
-use crate::activities::{create_activity, FeedItem};
+use crate::activities::create_activity;
+use crate::activity::FeedItem;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 
@@ -46,6 +48,29 @@ const QUEUE_CAPACITY: usize = 1024;
 struct Pending {
     crud: NewCrud,
     reply: oneshot::Sender<CreateOutcome>,
+    /// The requester's span: what is logged about this crud belongs to its request.
+    span: Span,
+}
+
+impl Pending {
+    /// Answers the requester, logging a written crud inside the request's span.
+    fn answer(self, outcome: CreateOutcome) {
+        if let Ok(Some(item)) = &outcome {
+            self.span.in_scope(|| {
+                tracing::info!(activity_uuid = %item.activity.uuid, ttl = %self.crud.ttl, "activity created");
+            });
+        }
+        // The requester may have gone (client disconnected): nothing to tell.
+        let _ = self.reply.send(outcome);
+    }
+
+    /// Writes this crud alone, inside the request's span.
+    async fn write_alone(self, pool: &Pool) {
+        let outcome = create_activity(pool, &self.crud)
+            .instrument(self.span.clone())
+            .await;
+        self.answer(outcome);
+    }
 }
 
 /// The handle requests use; cheap to clone. The collector task stops when every handle is gone.
@@ -62,11 +87,20 @@ impl CreateQueue {
         Self { tx }
     }
 
+    /// Requests waiting for a lane (not yet taken by the collector).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Creates a crud, possibly together with others queued at the same moment.
     pub async fn create(&self, crud: NewCrud) -> CreateOutcome {
         let (reply, outcome) = oneshot::channel();
         self.tx
-            .send(Pending { crud, reply })
+            .send(Pending {
+                crud,
+                reply,
+                span: Span::current(),
+            })
             .await
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
@@ -112,9 +146,7 @@ async fn write(pool: &Pool, mut batch: Vec<Pending>) {
     batch.retain(|p| !p.reply.is_closed());
     if batch.len() <= 1 {
         if let Some(only) = batch.pop() {
-            let outcome = create_activity(pool, &only.crud).await;
-            // The requester may have gone (client disconnected): nothing to tell.
-            let _ = only.reply.send(outcome);
+            only.write_alone(pool).await;
         }
         return;
     }
@@ -122,21 +154,20 @@ async fn write(pool: &Pool, mut batch: Vec<Pending>) {
     match insert_batch(pool, &cruds).await {
         Ok(items) => {
             for (pending, item) in batch.into_iter().zip(items) {
-                let _ = pending.reply.send(Ok(item));
+                pending.answer(Ok(item));
             }
         }
         Err(BatchFailure::RolledBack(e)) => {
             tracing::warn!(size = batch.len(), sqlstate = ?e.code().map(|c| c.code()),
                 "batch create rejected; writing its cruds one by one");
             for pending in batch {
-                let outcome = create_activity(pool, &pending.crud).await;
-                let _ = pending.reply.send(outcome);
+                pending.write_alone(pool).await;
             }
         }
         Err(BatchFailure::Unknown(e)) => {
-            tracing::warn!(size = batch.len(), error = %e, "batch create failed");
+            // Each request's own log line carries this cause; no separate line for the batch.
             for pending in batch {
-                let _ = pending.reply.send(Err(e.duplicate()));
+                pending.answer(Err(e.duplicate()));
             }
         }
     }
@@ -178,7 +209,7 @@ async fn insert_batch(
         .await?;
     let mut items: Vec<Option<FeedItem>> = vec![None; cruds.len()];
     for row in &rows {
-        let ord: i64 = row.try_get(0)?;
+        let ord: i64 = row.try_get("ord")?;
         let index = usize::try_from(ord - 1)
             .ok()
             .filter(|i| *i < cruds.len())
@@ -190,9 +221,7 @@ async fn insert_batch(
                     ),
                 })
             })?;
-        let item = FeedItem::from_row(row, 1)?;
-        tracing::info!(activity_uuid = %item.uuid, ttl = %cruds[index].ttl, "activity created");
-        items[index] = Some(item);
+        items[index] = Some(FeedItem::from_row(row)?);
     }
     Ok(items)
 }

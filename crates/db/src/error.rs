@@ -108,19 +108,10 @@ impl From<tokio_postgres::Error> for DbError {
     }
 }
 
-/// The innermost cause of a connection failure ("Connection refused", "timed out"), without
-/// anything from the URL.
+/// A connection failure with its causes ("Connection refused", "timed out"); tokio-postgres
+/// errors never contain the URL or password.
 fn connection_reason(e: &tokio_postgres::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut innermost = None;
-    while let Some(s) = source {
-        innermost = Some(s.to_string());
-        source = s.source();
-    }
-    match innermost {
-        Some(cause) => format!("{e}: {cause}"),
-        None => e.to_string(),
-    }
+    domain::error_chain(e)
 }
 
 impl From<PoolError> for DbError {

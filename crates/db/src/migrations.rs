@@ -2,6 +2,7 @@
 //! Each file runs in its own transaction with its history row; runs are serialised across
 //! processes by an advisory lock so two `cruddur up` never migrate at once.
 
+use domain::error_chain;
 use refinery::{Migration, Runner};
 use tokio_postgres::Client;
 
@@ -93,19 +94,4 @@ pub async fn status(client: &Client) -> Result<Vec<MigrationState>, DbError> {
                 .map(|(_, on)| on.clone()),
         })
         .collect())
-}
-
-/// "outer: inner: innermost", so the failing file and Postgres's reason both show.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }

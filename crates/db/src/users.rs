@@ -1,9 +1,10 @@
 //! Users: a user's page and the short form.
 
+use serde::Serialize;
 use uuid::Uuid;
 
+use crate::activity::FeedItem;
 use crate::error::DbError;
-use crate::json::RawJson;
 use crate::pool::{checkout, Pool};
 
 /// A user as Cognito confirmed them.
@@ -55,31 +56,71 @@ pub async fn insert_from_cognito(
         )
         .await?;
     Ok(match row {
-        Some(row) => CognitoInsert::Inserted(row.try_get(0)?),
+        Some(row) => CognitoInsert::Inserted(row.try_get("uuid")?),
         None => CognitoInsert::AlreadyPresent,
     })
 }
 
-/// `{uuid, handle, display_name}` of a user.
-#[derive(Debug, Clone)]
+/// `{uuid, handle, display_name}` of a user (the frontend's user cards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserShort {
     pub uuid: Uuid,
     pub handle: String,
     pub display_name: String,
 }
 
-/// `{"profile": …, "activities": […]}` for `handle`, built by Postgres; `None` when unknown.
+/// A user's public profile, as the top of their page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Profile {
+    pub uuid: Uuid,
+    pub handle: String,
+    pub display_name: String,
+    /// `null` when the user wrote none (always present).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub bio: Option<String>,
+    /// The user's unexpired cruds (replies not counted).
+    pub cruds_count: i64,
+}
+
+/// `GET /api/activities/@{handle}`: the profile and the user's newest cruds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserPage {
+    pub profile: Profile,
+    pub activities: Vec<FeedItem>,
+}
+
+/// The page of `handle` with at most `limit` cruds; `None` when no such user exists.
 pub async fn show_user_page(
     pool: &Pool,
     handle: &str,
     limit: i64,
-) -> Result<Option<RawJson>, DbError> {
+) -> Result<Option<UserPage>, DbError> {
     let client = checkout(pool).await?;
     let statement = client
         .prepare_cached(include_str!("../sql/users/show_user_page.sql"))
         .await?;
-    let row = client.query_opt(&statement, &[&handle, &limit]).await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+    let rows = client.query(&statement, &[&handle, &limit]).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let profile = Profile {
+        uuid: first.try_get("uuid")?,
+        handle: first.try_get("handle")?,
+        display_name: first.try_get("display_name")?,
+        bio: first.try_get("bio")?,
+        cruds_count: first.try_get("cruds_count")?,
+    };
+    let mut activities = Vec::with_capacity(rows.len());
+    for row in &rows {
+        activities.extend(FeedItem::from_optional_row(row)?);
+    }
+    Ok(Some(UserPage {
+        profile,
+        activities,
+    }))
 }
 
 pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserShort>, DbError> {
@@ -90,9 +131,9 @@ pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserSho
     let row = client.query_opt(&statement, &[&handle]).await?;
     row.map(|r| {
         Ok(UserShort {
-            uuid: r.try_get(0)?,
-            handle: r.try_get(1)?,
-            display_name: r.try_get(2)?,
+            uuid: r.try_get("uuid")?,
+            handle: r.try_get("handle")?,
+            display_name: r.try_get("display_name")?,
         })
     })
     .transpose()

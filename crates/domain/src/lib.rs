@@ -1,11 +1,13 @@
 //! Cruddur's validated values. Every constructor checks its input and returns a typed error;
 //! nothing here does I/O, so the same rules hold in the API, the CLI and the Lambda.
 
+pub mod error_chain;
 pub mod handle;
 pub mod message;
 pub mod new_crud;
 pub mod ttl;
 
+pub use error_chain::error_chain;
 pub use handle::{Handle, HandleError};
 pub use message::{Message, MessageError, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
 pub use new_crud::{NewCrud, NewReply, Rule};

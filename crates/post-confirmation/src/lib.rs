@@ -1,4 +1,4 @@
-//! The Cognito post-confirmation trigger (SPEC §6): records each newly confirmed user in
+//! The Cognito post-confirmation trigger: records each newly confirmed user in
 //! Postgres and returns the event unchanged, as Cognito requires.
 //!
 //! A failure is never reported as success: a missing attribute, a handle held by someone else
@@ -49,14 +49,7 @@ impl ConfirmError {
 
     /// The message with every cause ("could not record the user: database unavailable: …").
     pub fn full_message(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        domain::error_chain(self)
     }
 }
 

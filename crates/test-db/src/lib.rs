@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use db::embedded::EphemeralCluster;
 use db::{ConnectSettings, DatabaseUrl, Pool, PoolSettings};
+use local_cluster::EphemeralCluster;
 use tokio_postgres::Client;
 
 const TEMPLATE: &str = "cruddur_template";

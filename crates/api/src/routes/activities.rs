@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::body::{text, JsonBody};
 use crate::error::ApiError;
-use crate::responses::{activities_json, activity_json, raw_json};
+use crate::responses::json;
 use crate::routes::{page_limit, parse_handle};
 use crate::AppState;
 
@@ -56,7 +56,7 @@ pub struct CreateReplyRequest {
     tag = "activities",
     params(FeedQuery),
     responses(
-        (status = 200, description = "Unexpired cruds, newest first", body = Vec<crate::responses::ActivityResponse>),
+        (status = 200, description = "Unexpired cruds, newest first", body = Vec<db::activity::FeedItem>),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = Vec<String>),
         (status = 503, description = "`database_unavailable`", body = Vec<String>),
     )
@@ -74,7 +74,7 @@ pub async fn home(
         .map(|b| Uuid::parse_str(b).map_err(|_| ApiError::BadRequest("invalid_cursor")))
         .transpose()?;
     let items = activities::list_home_feed(&state.pool, limit, before).await?;
-    activities_json(&items)
+    json(StatusCode::OK, &items)
 }
 
 #[utoipa::path(
@@ -83,7 +83,7 @@ pub async fn home(
     tag = "activities",
     request_body = CreateActivityRequest,
     responses(
-        (status = 200, description = "The created crud", body = crate::responses::ActivityResponse),
+        (status = 200, description = "The created crud", body = db::activity::FeedItem),
         (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`", body = Vec<String>),
         (status = 413, description = "`payload_too_large`", body = Vec<String>),
@@ -105,7 +105,7 @@ pub async fn create(
         .create(crud)
         .await?
         .ok_or(ApiError::UserNotFound)?;
-    activity_json(StatusCode::OK, &created)
+    json(StatusCode::OK, &created)
 }
 
 #[utoipa::path(
@@ -117,7 +117,7 @@ pub async fn create(
         ("uuid" = Uuid, Path, description = "Crud uuid"),
     ),
     responses(
-        (status = 200, description = "The crud and its replies (JSON built by Postgres)", body = crate::openapi::StatusPage),
+        (status = 200, description = "The crud and its replies, oldest first", body = db::activity::StatusPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
     )
 )]
@@ -130,7 +130,7 @@ pub async fn show(
     let page = activities::show_activity(&state.pool, handle.as_str(), uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(raw_json(page))
+    json(StatusCode::OK, &page)
 }
 
 #[utoipa::path(
@@ -140,7 +140,7 @@ pub async fn show(
     params(("uuid" = Uuid, Path, description = "The crud replied to")),
     request_body = CreateReplyRequest,
     responses(
-        (status = 200, description = "The created reply", body = crate::responses::ActivityResponse),
+        (status = 200, description = "The created reply", body = db::activity::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
     )
@@ -157,7 +157,7 @@ pub async fn reply(
         .author_handle(&headers, text(&body.user_handle))?;
     let new_reply = NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
     match activities::create_reply(&state.pool, parent, &new_reply).await? {
-        ReplyOutcome::Created(item) => activity_json(StatusCode::OK, &item),
+        ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
         ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
         ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
     }

@@ -2,10 +2,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::{ErrorCause, Severity};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,24 +28,23 @@ pub const API_VERSION: u32 = 1;
         (status = 503, description = "The database is unreachable", body = HealthResponse),
     )
 )]
-pub async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    match db::health::ping(&state.pool).await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(HealthResponse {
-                success: true,
-                ver: API_VERSION,
-            }),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthResponse {
-                    success: false,
-                    ver: API_VERSION,
-                }),
-            )
-        }
+pub async fn health_check(State(state): State<AppState>) -> Response {
+    let outcome = db::health::ping(&state.pool).await;
+    let status = if outcome.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = HealthResponse {
+        success: outcome.is_ok(),
+        ver: API_VERSION,
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Err(e) = outcome {
+        response.extensions_mut().insert(ErrorCause {
+            severity: Severity::Degraded,
+            text: domain::error_chain(&e),
+        });
     }
+    response
 }

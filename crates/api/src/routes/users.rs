@@ -4,12 +4,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::responses::{json_bytes, raw_json};
+use crate::responses::json;
 use crate::routes::{page_limit, parse_handle};
 use crate::AppState;
 
@@ -19,21 +18,13 @@ pub struct UserPageQuery {
     pub limit: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserShortResponse {
-    pub uuid: Uuid,
-    pub handle: String,
-    pub display_name: String,
-}
-
 #[utoipa::path(
     get,
     path = "/api/activities/@{handle}",
     tag = "users",
     params(("handle" = String, Path, description = "User handle"), UserPageQuery),
     responses(
-        (status = 200, description = "Profile and newest cruds (JSON built by Postgres)", body = crate::openapi::UserPage),
+        (status = 200, description = "Profile and newest cruds", body = db::users::UserPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
     )
 )]
@@ -48,7 +39,7 @@ pub async fn page(
     let page = db::users::show_user_page(&state.pool, handle.as_str(), limit)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(raw_json(page))
+    json(StatusCode::OK, &page)
 }
 
 #[utoipa::path(
@@ -57,7 +48,7 @@ pub async fn page(
     tag = "users",
     params(("handle" = String, Path, description = "User handle")),
     responses(
-        (status = 200, description = "uuid, handle and display name", body = UserShortResponse),
+        (status = 200, description = "uuid, handle and display name", body = db::users::UserShort),
         (status = 404, description = "`not_found`", body = Vec<String>),
     )
 )]
@@ -69,12 +60,5 @@ pub async fn short(
     let user = db::users::find_user_short(&state.pool, handle.as_str())
         .await?
         .ok_or(ApiError::NotFound)?;
-    json_bytes(
-        StatusCode::OK,
-        serde_json::to_vec(&UserShortResponse {
-            uuid: user.uuid,
-            handle: user.handle,
-            display_name: user.display_name,
-        }),
-    )
+    json(StatusCode::OK, &user)
 }

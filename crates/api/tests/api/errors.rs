@@ -96,15 +96,24 @@ async fn unknown_routes_are_404_and_wrong_methods_405_as_code_arrays() {
 }
 
 #[tokio::test]
-async fn a_signed_out_frontends_bearer_null_is_anonymous_not_an_error() {
+async fn in_dev_mode_a_signed_out_frontends_bearer_null_neither_blocks_nor_changes_a_write() {
+    // The signed-out frontend sends `Bearer null` with every call, writes included. In dev mode
+    // the author is the body's user_handle whatever the header says.
     let app = TestApp::seeded().await;
+    let before = app.count_activities().await;
     let reply = app
         .send(
-            Request::get("/api/activities/home")
+            Request::post("/api/activities")
                 .header(header::AUTHORIZATION, "Bearer null")
-                .body(Body::empty())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    r#"{"message":"signed out","ttl":"1-day","user_handle":"bayko"}"#,
+                ))
                 .unwrap(),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["handle"], "bayko");
+    assert_eq!(reply.json()["message"], "signed out");
+    assert_eq!(app.count_activities().await, before + 1);
 }

@@ -7,4 +7,5 @@ mod errors;
 mod helpers;
 mod outage;
 mod replies;
+mod shape;
 mod users;

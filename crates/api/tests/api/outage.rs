@@ -4,8 +4,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use db::embedded::{Cluster, Durability};
 use db::PoolSettings;
+use local_cluster::{Cluster, Durability};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{router_for, TestApp};

@@ -46,12 +46,14 @@ async fn the_status_page_shows_the_crud_and_its_replies() {
         .get(&format!("/api/activities/@andrewbrown/status/{parent}"))
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let page: api::openapi::StatusPage = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(page.activity.uuid.to_string(), parent);
-    assert_eq!(page.activity.replies_count, 1);
-    assert_eq!(page.replies.len(), 1);
-    assert_eq!(page.replies[0].message, "a reply");
-    crate::helpers::timestamp(&json!(page.activity.created_at));
+    let page = reply.json();
+    assert_eq!(page["activity"]["uuid"], parent.as_str());
+    assert_eq!(page["activity"]["replies_count"], 1);
+    let replies = page["replies"].as_array().unwrap();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["message"], "a reply");
+    assert_eq!(replies[0]["reply_to_activity_uuid"], parent.as_str());
+    crate::helpers::timestamp(&page["activity"]["created_at"]);
 
     for wrong in [
         format!("/api/activities/@bayko/status/{parent}"),

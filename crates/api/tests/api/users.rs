@@ -12,14 +12,20 @@ async fn a_users_page_has_profile_and_their_cruds_newest_first() {
     let reply = app.get("/api/activities/@andrewbrown").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers["content-type"], "application/json");
-    let page: api::openapi::UserPage = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(page.profile.handle, "andrewbrown");
-    assert_eq!(page.profile.display_name, "Andrew Brown");
-    assert_eq!(page.profile.bio.as_deref(), Some("Cloud is very fun!"));
-    assert_eq!(page.profile.cruds_count, 2);
-    let messages: Vec<&str> = page.activities.iter().map(|a| a.message.as_str()).collect();
+    let page = reply.json();
+    assert_eq!(page["profile"]["handle"], "andrewbrown");
+    assert_eq!(page["profile"]["display_name"], "Andrew Brown");
+    assert_eq!(page["profile"]["bio"], "Cloud is very fun!");
+    assert_eq!(page["profile"]["cruds_count"], 2);
+    let activities = page["activities"].as_array().unwrap();
+    let messages: Vec<&str> = activities
+        .iter()
+        .map(|a| a["message"].as_str().unwrap())
+        .collect();
     assert_eq!(messages, ["newer", "This was imported as seed data!"]);
-    assert!(page.activities.iter().all(|a| a.replies.is_empty()));
+    assert!(activities
+        .iter()
+        .all(|a| a["replies"] == serde_json::json!([])));
 }
 
 #[tokio::test]
@@ -41,9 +47,11 @@ async fn the_short_form_has_uuid_handle_and_display_name_only() {
     let app = TestApp::seeded().await;
     let reply = app.get("/api/users/@bayko/short").await;
     assert_eq!(reply.status, StatusCode::OK);
-    let short: api::routes::users::UserShortResponse = serde_json::from_slice(&reply.body).unwrap();
+    let short = reply.json();
+    let keys: Vec<&String> = short.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["display_name", "handle", "uuid"]);
     assert_eq!(
-        (short.handle.as_str(), short.display_name.as_str()),
-        ("bayko", "Andrew Bayko")
+        (short["handle"].as_str(), short["display_name"].as_str()),
+        (Some("bayko"), Some("Andrew Bayko"))
     );
 }

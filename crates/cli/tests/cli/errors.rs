@@ -93,11 +93,22 @@ fn unusable_environment_urls_are_named_by_variable() {
         .stderr(predicate::str::contains(SECRET).not());
 }
 
+/// The names listed under `Commands:` in a `--help` text (first word of each entry line).
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn help_documents_every_db_command() {
+fn help_lists_exactly_the_db_commands_and_each_has_its_own_help() {
     let assert = cruddur().args(["db", "--help"]).assert().success();
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
-    for command in [
+    let commands = [
         "connect",
         "create",
         "drop",
@@ -108,7 +119,16 @@ fn help_documents_every_db_command() {
         "sessions",
         "kill-sessions",
         "setup",
-    ] {
-        assert!(out.contains(command), "{command} missing from: {out}");
+    ];
+    let mut expected: Vec<String> = commands.iter().map(|c| (*c).to_owned()).collect();
+    expected.push("help".to_owned());
+    assert_eq!(listed_commands(&out), expected, "{out}");
+    for command in commands {
+        let assert = cruddur().args(["db", command, "--help"]).assert().success();
+        let own = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        assert!(
+            own.contains(&format!("Usage: cruddur db {command}")),
+            "{command}: {own}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod db_commands;
 mod errors;
+mod layering;
 mod local;
 mod moto;
 mod rds;

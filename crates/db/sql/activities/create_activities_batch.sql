@@ -1,6 +1,6 @@
 -- Creates several cruds in one statement (concurrent POST /api/activities requests, gathered by
--- create_queue.rs) and returns each in feed-item shape after its position (`ord`, from 1) in
--- the input arrays; an input whose author handle is unknown gets no row and writes nothing.
+-- create_queue.rs) and returns each as a live_activities row after its position (`ord`, from 1)
+-- in the input arrays; an input whose author handle is unknown gets no row and writes nothing.
 -- One statement means one transaction: all rows or none, one commit for the whole batch.
 -- $1: author handles (text[]), $2: messages (text[]), $3: ttls in seconds (bigint[]); same length.
 -- The uuids are made here (uuid_generate_v4, the column default) so that each inserted row can
@@ -14,14 +14,10 @@ WITH input AS MATERIALIZED (
   FROM input i
   JOIN users u ON u.handle = i.handle
   ORDER BY i.ord
-  RETURNING uuid, user_uuid, message, replies_count, reposts_count, likes_count,
-            reply_to_activity_uuid, expires_at, created_at
+  RETURNING activities AS row
 )
-SELECT i.ord, a.uuid, u.display_name, u.handle, a.message,
-       a.replies_count, a.reposts_count, a.likes_count,
-       a.reply_to_activity_uuid, a.expires_at, a.created_at,
-       NULL::json AS replies
+SELECT i.ord, c AS activity, '{}'::live_activities[] AS replies
 FROM inserted a
-JOIN input i ON i.uuid = a.uuid
-JOIN users u ON u.uuid = a.user_uuid
+JOIN input i ON i.uuid = (a.row).uuid
+CROSS JOIN LATERAL activity_card(a.row) c
 ORDER BY i.ord

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use db::activity::FeedItem;
 use db::{CreateQueue, CreateQueueSettings, DatabaseUrl, DbError};
 use domain::NewCrud;
 use test_db::TestDb;
@@ -31,12 +32,11 @@ fn crud(author: &str, message: &str) -> NewCrud {
     NewCrud::parse(Some("1-day"), Some(author), Some(message)).unwrap()
 }
 
+type Outcome = Result<Option<FeedItem>, DbError>;
+
 /// Sends all `cruds` at once. The test runtime is single-threaded, so every request is queued
 /// before the collector first runs: with one lane they leave as one batch (up to `max_batch`).
-async fn create_all(
-    queue: &CreateQueue,
-    cruds: Vec<NewCrud>,
-) -> Vec<Result<Option<db::activities::FeedItem>, DbError>> {
+async fn create_all(queue: &CreateQueue, cruds: Vec<NewCrud>) -> Vec<Outcome> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, c) in cruds.into_iter().enumerate() {
         let queue = queue.clone();
@@ -47,6 +47,21 @@ async fn create_all(
         .expect("every create must answer");
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Polls `condition` every 10 ms until it holds; panics after [`HANG_GUARD`].
+async fn wait_until<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tokio::time::timeout(HANG_GUARD, async {
+        while !condition().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("condition never held");
 }
 
 fn one_lane() -> CreateQueueSettings {
@@ -61,19 +76,45 @@ async fn concurrent_creates_share_commits_and_each_gets_its_own_crud() {
     let db = TestDb::new().await;
     with_users(&db).await;
     let queue = CreateQueue::start(db.pool().clone(), one_lane());
-    let cruds: Vec<NewCrud> = (0..40)
-        .map(|i| {
-            crud(
-                if i % 2 == 0 { "andrewbrown" } else { "bayko" },
-                &format!("crud {i}"),
-            )
-        })
-        .collect();
-    let outcomes = create_all(&queue, cruds).await;
+    // The only lane is held by a crud that waits on a table lock, so all 40 queue up behind it.
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE activities IN SHARE MODE")
+        .await
+        .unwrap();
+    let blocker = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.create(crud("bayko", "blocker")).await })
+    };
+    let waiting_for_lock =
+        "SELECT count(*) FROM pg_locks WHERE relation = 'activities'::regclass AND NOT granted";
+    let db_ref = &db;
+    wait_until(|| async move { count(db_ref, waiting_for_lock).await == 1 }).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let queue = queue.clone();
+        let author = if i % 2 == 0 { "andrewbrown" } else { "bayko" };
+        let c = crud(author, &format!("crud {i}"));
+        tasks.spawn(async move { (i, queue.create(c).await) });
+    }
+    let queue_ref = &queue;
+    wait_until(|| async move { queue_ref.queued() == 40 }).await;
+    locker.batch_execute("COMMIT").await.unwrap();
+    let mut outcomes: Vec<(usize, Outcome)> = tokio::time::timeout(HANG_GUARD, tasks.join_all())
+        .await
+        .expect("every create must answer");
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    assert!(blocker.await.unwrap().unwrap().is_some());
 
     let mut uuids = HashSet::new();
     for (i, outcome) in outcomes.iter().enumerate() {
-        let item = outcome.as_ref().unwrap().as_ref().expect("known author");
+        let item = &outcome
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .expect("known author")
+            .activity;
         assert_eq!(
             item.message,
             format!("crud {i}"),
@@ -94,14 +135,22 @@ async fn concurrent_creates_share_commits_and_each_gets_its_own_crud() {
     assert_eq!(uuids.len(), 40);
 
     let stored = count(&db, "SELECT count(*) FROM activities").await;
-    assert_eq!(stored, 40, "every crud written exactly once");
-    // created_at is the transaction's time: fewer distinct values than cruds means some of
-    // them shared a transaction, i.e. the queue batched.
-    let transactions = count(&db, "SELECT count(DISTINCT created_at) FROM activities").await;
-    assert!(
-        transactions < 40,
-        "no batching happened: {transactions} transactions"
-    );
+    assert_eq!(stored, 41, "every crud written exactly once");
+    // created_at is the transaction's time, so it groups cruds by transaction: the blocker
+    // alone, then the 40 queued behind it in batches of at most 32.
+    let sizes: Vec<i64> = db
+        .client()
+        .await
+        .query(
+            "SELECT count(*) FROM activities GROUP BY created_at ORDER BY 1 DESC",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(sizes, [32, 8, 1], "cruds per transaction");
 }
 
 #[tokio::test]
@@ -123,7 +172,7 @@ async fn an_unknown_author_in_a_batch_gets_none_and_the_others_are_written() {
         if i % 3 == 0 {
             assert!(item.is_none(), "unknown author {i} must get None");
         } else {
-            assert_eq!(item.as_ref().unwrap().message, format!("crud {i}"));
+            assert_eq!(item.as_ref().unwrap().activity.message, format!("crud {i}"));
         }
     }
     assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 8);
@@ -177,7 +226,7 @@ async fn a_rejected_batch_is_retried_one_by_one_so_only_the_bad_crud_fails() {
             }
         } else {
             let item = outcome.as_ref().unwrap().as_ref().unwrap();
-            assert_eq!(item.message, format!("crud {i}"));
+            assert_eq!(item.activity.message, format!("crud {i}"));
         }
     }
     let client = db.client().await;

@@ -4,7 +4,6 @@
 mod admin;
 mod connection_errors;
 mod create_queue;
-mod embedded;
 mod harness;
 mod migrations;
 mod schema;

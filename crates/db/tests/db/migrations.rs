@@ -7,7 +7,7 @@ async fn migrating_twice_applies_once_then_nothing() {
     let db = TestDb::empty().await;
     let mut client = db.client().await;
     let first = migrations::migrate(&mut client).await.unwrap();
-    assert_eq!(first, ["V1__initial_schema"]);
+    assert_eq!(first, ["V1__initial_schema", "V2__one_activity_shape"]);
     let second = migrations::migrate(&mut client).await.unwrap();
     assert!(second.is_empty(), "{second:?}");
     let history: i64 = client
@@ -15,7 +15,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 1);
+    assert_eq!(history, 2);
 }
 
 #[tokio::test]
@@ -25,11 +25,18 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
     let before = migrations::status(&client).await.unwrap();
     assert!(matches!(
         before.as_slice(),
-        [MigrationState {
-            version: 1,
-            applied_on: None,
-            ..
-        }]
+        [
+            MigrationState {
+                version: 1,
+                applied_on: None,
+                ..
+            },
+            MigrationState {
+                version: 2,
+                applied_on: None,
+                ..
+            }
+        ]
     ));
     let tables: i64 = client
         .query_one(
@@ -42,7 +49,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
     assert_eq!(tables, 0, "status must not create the history table");
     migrations::migrate(&mut client).await.unwrap();
     let after = migrations::status(&client).await.unwrap();
-    assert!(after[0].applied_on.is_some());
+    assert!(after.iter().all(|m| m.applied_on.is_some()), "{after:?}");
 }
 
 #[tokio::test]

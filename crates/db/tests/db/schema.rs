@@ -1,4 +1,4 @@
-//! The schema of SPEC §3, proven from the catalog.
+//! The schema (users, activities, their keys, defaults and indexes), proven from the catalog.
 
 use test_db::TestDb;
 use tokio_postgres::Client;
@@ -176,20 +176,6 @@ async fn feed_indexes_exist_with_the_keyset_order() {
 }
 
 #[tokio::test]
-async fn the_home_feed_query_shape_uses_the_index_not_a_sequential_scan() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
-    let plan = explain(
-        &client,
-        "SELECT uuid FROM activities WHERE reply_to_activity_uuid IS NULL ORDER BY created_at DESC, uuid DESC LIMIT 20",
-    )
-    .await;
-    assert!(plan.contains("activities_home_feed_idx"), "{plan}");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
-}
-
-#[tokio::test]
 async fn uuid_defaults_generate_distinct_version_4_keys() {
     let db = TestDb::new().await;
     let client = db.client().await;
@@ -268,27 +254,67 @@ async fn pooled_sessions_use_cached_generic_plans_without_jit() {
     assert_eq!(setting("TimeZone").await, "UTC");
 }
 
-#[tokio::test]
-async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
-    let feed: String = include_str!("../../sql/activities/list_home_feed.sql")
+/// The generic plan of the service's own statement (the SQL file, comments stripped), prepared as
+/// the server's sessions prepare it; only the plan of the page itself, not the replies subplan.
+async fn page_plan(client: &Client, sql_file: &str, signature: &str, execute: &str) -> String {
+    let statement: String = sql_file
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
     client
         .batch_execute(&format!(
-            "SET plan_cache_mode = force_generic_plan; PREPARE feed(bigint) AS {feed}"
+            "SET plan_cache_mode = force_generic_plan; PREPARE {signature} AS {statement}"
         ))
         .await
         .unwrap();
-    let plan = explain(&client, "EXECUTE feed(20)").await;
+    let plan = explain(client, execute).await;
+    plan.split("SubPlan").next().unwrap().to_owned()
+}
+
+fn assert_reads_the_feed_index_without_sorting(plan: &str) {
     assert!(
         plan.contains("Index Scan using activities_home_feed_idx"),
         "{plan}"
     );
     assert!(!plan.contains("Sort"), "{plan}");
     assert!(!plan.contains("Seq Scan on activities"), "{plan}");
+}
+
+#[tokio::test]
+async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
+    let plan = page_plan(
+        &client,
+        include_str!("../../sql/activities/list_home_feed.sql"),
+        "feed(bigint)",
+        "EXECUTE feed(20)",
+    )
+    .await;
+    assert_reads_the_feed_index_without_sorting(&plan);
+}
+
+#[tokio::test]
+async fn the_cursor_pages_generic_plan_reads_the_feed_index_without_sorting() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed_demo(&mut client, 20_000).await.unwrap();
+    let cursor: uuid::Uuid = client
+        .query_one(
+            "SELECT uuid FROM activities ORDER BY created_at DESC, uuid DESC OFFSET 100 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let plan = page_plan(
+        &client,
+        include_str!("../../sql/activities/list_home_feed_before.sql"),
+        "feed_before(bigint, uuid)",
+        &format!("EXECUTE feed_before(20, '{cursor}')"),
+    )
+    .await;
+    assert_reads_the_feed_index_without_sorting(&plan);
 }

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use rand::distributions::{Alphanumeric, DistString};
 
 use super::{Cluster, Durability, EmbeddedError, ServerUser};
-use crate::config::DatabaseUrl;
+use db::DatabaseUrl;
 
 const PREFIX: &str = "cruddur-test-";
 const OWNER_FILE: &str = "owner.pid";

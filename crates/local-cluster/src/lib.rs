@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use rand::distributions::{Alphanumeric, DistString};
 
-use crate::config::DatabaseUrl;
+use db::DatabaseUrl;
 
 pub use binaries::Binaries;
 pub use ephemeral::EphemeralCluster;
