@@ -5,6 +5,7 @@ mod activities;
 mod cors_and_docs;
 mod errors;
 mod helpers;
+mod observe;
 mod outage;
 mod replies;
 mod shape;
