@@ -215,6 +215,24 @@ fn assert_matches_schema(doc: &Value, name: &str, object: &Value, what: &str) {
 async fn every_response_object_has_exactly_the_documented_fields() {
     let app = TestApp::seeded().await;
     let doc = app.get("/api/openapi.json").await.json();
+    // The fields the Cruddur frontend reads; the document (and so every route) must keep them.
+    let feed_item: Vec<String> = schema_fields(&doc, "FeedItem").into_keys().collect();
+    assert_eq!(
+        feed_item,
+        [
+            "created_at",
+            "display_name",
+            "expires_at",
+            "handle",
+            "likes_count",
+            "message",
+            "replies",
+            "replies_count",
+            "reply_to_activity_uuid",
+            "reposts_count",
+            "uuid",
+        ]
+    );
     let created = app
         .create("documented", "1-day", "andrewbrown")
         .await
