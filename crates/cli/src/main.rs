@@ -5,7 +5,10 @@ mod db_cmd;
 mod lambda_cmd;
 mod local_cmd;
 mod output;
+#[cfg(feature = "aws")]
 mod rds_cmd;
+#[cfg(not(feature = "aws"))]
+mod rds_unavailable;
 mod serve_cmd;
 mod target;
 mod telemetry;
@@ -57,8 +60,12 @@ enum Command {
     #[command(subcommand)]
     Lambda(lambda_cmd::LambdaCommand),
     /// The RDS instance and its security group, through the AWS SDK.
+    #[cfg(feature = "aws")]
     #[command(subcommand)]
     Rds(rds_cmd::RdsCommand),
+    /// The RDS instance and its security group (not in this build: see `cruddur rds`).
+    #[cfg(not(feature = "aws"))]
+    Rds(rds_unavailable::RdsArgs),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
@@ -93,7 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db_cmd::run(command, target).await
         }
         Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve()?).await,
+        #[cfg(feature = "aws")]
         Command::Rds(command) => rds_cmd::run(command).await,
+        #[cfg(not(feature = "aws"))]
+        Command::Rds(_) => Err(rds_unavailable::error()),
         Command::Local(command) => local_cmd::run(command, &cli.connection),
     }
 }
