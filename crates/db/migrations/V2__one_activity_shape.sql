@@ -1,8 +1,9 @@
 -- One activity shape, and counts the database keeps.
 --
 -- live_activities is the only definition of "a crud as the API shows it": unexpired and joined
--- to its author. Every read route selects whole rows of it, so its row type is also what the
--- Rust side decodes (db::activities::Activity); a column added here reaches every route at once.
+-- to its author. Every read route selects whole rows of it, and its row type is what the Rust
+-- side decodes by field name (db::activity::Activity). A column added to it must be added to
+-- activity_card below and to that struct in the same change (the API's shape tests check it).
 CREATE VIEW live_activities AS
 SELECT a.uuid, a.user_uuid, u.display_name, u.handle, a.message,
        a.replies_count, a.reposts_count, a.likes_count,

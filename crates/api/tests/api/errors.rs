@@ -117,3 +117,26 @@ async fn in_dev_mode_a_signed_out_frontends_bearer_null_neither_blocks_nor_chang
     assert_eq!(reply.json()["message"], "signed out");
     assert_eq!(app.count_activities().await, before + 1);
 }
+
+#[tokio::test]
+async fn an_answer_out_of_step_with_the_code_is_a_500_not_database_unavailable() {
+    let app = TestApp::seeded().await;
+    // The view grows a column the code does not know: rows no longer decode. That is a defect
+    // (500, logged as an error), not an outage the client should wait out (503).
+    app.sql(
+        "CREATE OR REPLACE VIEW live_activities AS
+         SELECT a.uuid, a.user_uuid, u.display_name, u.handle, a.message,
+                a.replies_count, a.reposts_count, a.likes_count,
+                a.reply_to_activity_uuid, a.expires_at, a.created_at, 0 AS surprise
+         FROM activities a JOIN users u ON u.uuid = a.user_uuid",
+    )
+    .await;
+    let reply = app.home("").await;
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            vec!["internal_error".to_owned()]
+        )
+    );
+}

@@ -117,3 +117,47 @@ async fn reply_validation_uses_its_own_1024_character_limit_and_known_authors() 
         .get(0);
     assert_eq!(count, 1, "only the successful reply was counted");
 }
+
+#[tokio::test]
+async fn a_reply_racing_the_deletion_of_its_parent_is_404_not_a_rejected_value() {
+    let app = TestApp::seeded().await;
+    let parent = seed_crud(&app).await;
+    let before = app.count_activities().await;
+    let deleter = app.db.client().await;
+    deleter
+        .batch_execute(&format!(
+            "BEGIN; DELETE FROM activities WHERE uuid = '{parent}'"
+        ))
+        .await
+        .unwrap();
+    let watcher = app.db.client().await;
+    let (reply, ()) = tokio::join!(app.reply(&parent, "too late", "bayko"), async {
+        // Commit the delete only once the reply is waiting for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let waiting: i64 = watcher
+                .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reply never waited"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        deleter.batch_execute("COMMIT").await.unwrap();
+    });
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (StatusCode::NOT_FOUND, vec!["not_found".to_owned()])
+    );
+    assert_eq!(
+        app.count_activities().await,
+        before - 1,
+        "only the delete happened"
+    );
+}

@@ -149,7 +149,18 @@ async fn deleting_a_user_takes_their_replies_out_of_every_count() {
     );
     let seen = seen_everywhere(&app, "andrewbrown", &uuid).await;
     assert_eq!(seen.feed.0["replies_count"], "3");
-    assert_eq!(seen.feed.1.len(), 3);
+    let order: Vec<&str> = seen
+        .status_page
+        .1
+        .iter()
+        .map(|r| r["message"].as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["\"first\"", "\"second\"", "\"mine\""],
+        "oldest first"
+    );
+    assert_same_everywhere(&seen, &seen.feed.0.clone(), &seen.status_page.1.clone());
 
     app.sql("DELETE FROM users WHERE handle = 'bayko'").await;
     let seen = seen_everywhere(&app, "andrewbrown", &uuid).await;
@@ -161,9 +172,27 @@ async fn deleting_a_user_takes_their_replies_out_of_every_count() {
     assert_same_everywhere(&seen, &crud, &remaining);
 }
 
+/// What the document says of one property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Documented {
+    required: bool,
+    nullable: bool,
+}
+
+fn nullable(property: &Value) -> bool {
+    let type_says = match &property["type"] {
+        Value::Array(types) => types.iter().any(|t| t == "null"),
+        _ => false,
+    };
+    let one_of_says = property["oneOf"]
+        .as_array()
+        .is_some_and(|options| options.iter().any(|o| o["type"] == "null"));
+    type_says || one_of_says || property["nullable"] == true
+}
+
 /// The property names of schema `name` in the OpenAPI document (following `allOf` and `$ref`),
-/// and whether each is required.
-fn schema_fields(doc: &Value, name: &str) -> BTreeMap<String, bool> {
+/// and what it says of each.
+fn schema_fields(doc: &Value, name: &str) -> BTreeMap<String, Documented> {
     let schema = &doc["components"]["schemas"][name];
     assert!(schema.is_object(), "no schema {name}");
     let mut out = BTreeMap::new();
@@ -171,7 +200,7 @@ fn schema_fields(doc: &Value, name: &str) -> BTreeMap<String, bool> {
     out
 }
 
-fn collect_fields(doc: &Value, schema: &Value, out: &mut BTreeMap<String, bool>) {
+fn collect_fields(doc: &Value, schema: &Value, out: &mut BTreeMap<String, Documented>) {
     if let Some(reference) = schema["$ref"].as_str() {
         let name = reference.trim_start_matches("#/components/schemas/");
         return collect_fields(doc, &doc["components"]["schemas"][name], out);
@@ -185,15 +214,17 @@ fn collect_fields(doc: &Value, schema: &Value, out: &mut BTreeMap<String, bool>)
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    for key in schema["properties"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-    {
-        out.insert(key.clone(), required.contains(key.as_str()));
+    for (key, property) in schema["properties"].as_object().into_iter().flatten() {
+        let documented = Documented {
+            required: required.contains(key.as_str()),
+            nullable: nullable(property),
+        };
+        out.insert(key.clone(), documented);
     }
 }
+
+/// The only fields of any response that may be `null`.
+const NULLABLE_FIELDS: [&str; 3] = ["reply_to_activity_uuid", "expires_at", "bio"];
 
 fn assert_matches_schema(doc: &Value, name: &str, object: &Value, what: &str) {
     let documented = schema_fields(doc, name);
@@ -202,13 +233,25 @@ fn assert_matches_schema(doc: &Value, name: &str, object: &Value, what: &str) {
     assert_eq!(sent, listed, "{what}: fields sent vs schema {name}");
     let optional: Vec<&String> = documented
         .iter()
-        .filter(|(_, r)| !**r)
+        .filter(|(_, d)| !d.required)
         .map(|(k, _)| k)
         .collect();
     assert!(
         optional.is_empty(),
         "{what}: schema {name} leaves {optional:?} optional"
     );
+    // Exactly the fields that may be null are documented as nullable.
+    let map = object.as_object().unwrap();
+    for (key, d) in &documented {
+        let may_be_null = NULLABLE_FIELDS.contains(&key.as_str());
+        assert_eq!(
+            d.nullable, may_be_null,
+            "{what}: schema {name}, {key} nullable"
+        );
+        if !may_be_null {
+            assert!(!map[key].is_null(), "{what}: {key} is null");
+        }
+    }
 }
 
 #[tokio::test]

@@ -3,11 +3,14 @@
 -- (activities_user_feed_idx). cruds_count counts the user's unexpired top-level cruds.
 -- A user without cruds gives one row whose `activity` is NULL; an unknown handle gives no row.
 -- $1: handle, $2: page size (bigint).
-SELECT u.uuid, u.handle, u.display_name, u.bio,
-       (SELECT count(*) FROM live_activities c
-        WHERE c.user_uuid = u.uuid AND c.reply_to_activity_uuid IS NULL) AS cruds_count,
+SELECT u.uuid, u.handle, u.display_name, u.bio, counted.cruds_count,
        page.activity, page.replies
 FROM users u
+-- Counted once per page, not once per row of it.
+CROSS JOIN LATERAL (
+  SELECT count(*) AS cruds_count FROM live_activities c
+  WHERE c.user_uuid = u.uuid AND c.reply_to_activity_uuid IS NULL
+) counted
 LEFT JOIN LATERAL (
   SELECT a AS activity, ARRAY(SELECT r FROM activity_replies(a.uuid) r) AS replies,
          a.created_at, a.uuid
