@@ -26,8 +26,14 @@ pub enum DbError {
     Auth(String),
     #[error("TLS setup failed")]
     Tls(#[from] crate::tls::TlsError),
-    #[error("unexpected database error")]
-    Unexpected(#[source] tokio_postgres::Error),
+    /// Anything else: a server error the code does not expect, or an answer that does not have
+    /// the shape the code expects (a defect, never "unavailable"). Holds the SQLSTATE and the
+    /// server's one-line message only — never DETAIL or HINT, which can quote row values.
+    #[error("unexpected database error{}: {message}", sqlstate.as_deref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default())]
+    Unexpected {
+        sqlstate: Option<String>,
+        message: String,
+    },
     #[error("migration failed: {0}")]
     Migration(String),
 }
@@ -52,7 +58,11 @@ impl DbError {
             Self::Timeout => Self::Timeout,
             Self::Auth(message) => Self::Auth(message.clone()),
             Self::Migration(message) => Self::Migration(message.clone()),
-            Self::Tls(_) | Self::Unexpected(_) => Self::Unavailable {
+            Self::Unexpected { sqlstate, message } => Self::Unexpected {
+                sqlstate: sqlstate.clone(),
+                message: message.clone(),
+            },
+            Self::Tls(_) => Self::Unavailable {
                 reason: self.to_string(),
             },
         }
@@ -61,7 +71,7 @@ impl DbError {
     /// The SQLSTATE of a database-side error, for logs.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Self::Unexpected(e) => e.code().map(SqlState::code),
+            Self::Unexpected { sqlstate, .. } => sqlstate.as_deref(),
             Self::InvalidValue { sqlstate } => Some(sqlstate),
             _ => None,
         }
@@ -75,9 +85,17 @@ impl DbError {
 impl From<tokio_postgres::Error> for DbError {
     fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
-            // No server answer: the connection failed or broke.
-            return Self::Unavailable {
-                reason: connection_reason(&e),
+            return if is_connection_failure(&e) {
+                Self::Unavailable {
+                    reason: connection_reason(&e),
+                }
+            } else {
+                // The server answered, but not in the shape the code expects (a column type or
+                // a row type out of step with the code), or the settings are unusable.
+                Self::Unexpected {
+                    sqlstate: None,
+                    message: domain::error_chain(&e),
+                }
             };
         };
         let code = db.code();
@@ -103,9 +121,28 @@ impl From<tokio_postgres::Error> for DbError {
                 reason: db.message().to_owned(),
             }
         } else {
-            Self::Unexpected(e)
+            Self::Unexpected {
+                sqlstate: Some(code.code().to_owned()),
+                message: db.message().to_owned(),
+            }
         }
     }
+}
+
+/// Whether a driver error without a server answer means the connection failed or broke (an I/O
+/// error somewhere in its causes, or a closed connection), rather than a decoding problem.
+fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A connection failure with its causes ("Connection refused", "timed out"); tokio-postgres

@@ -136,7 +136,11 @@ async fn a_reply_racing_the_deletion_of_its_parent_is_404_not_a_rejected_value()
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let waiting: i64 = watcher
-                .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
                 .await
                 .unwrap()
                 .get(0);
