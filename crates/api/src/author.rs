@@ -1,31 +1,63 @@
-//! Who writes a crud. Dev mode (the seed's behaviour): the body's `user_handle`. The Cognito
-//! mode (a bearer token's `sub`) plugs in here as another variant.
+//! Who writes. Dev mode (the seed's behaviour): the body's `user_handle`, for a laptop. Cognito
+//! mode: the user whose `cognito_user_id` is the `sub` of a verified access token; a body
+//! `user_handle` naming anyone else is refused.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
+use db::Pool;
 
+use crate::cognito::{Verifier, VerifyError};
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AuthorMode {
     /// The author is the `user_handle` of the request body. For local development only.
     Dev,
+    /// The author is the signed-in Cognito user.
+    Cognito(Arc<Verifier>),
 }
 
 impl AuthorMode {
-    pub fn describe(self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            Self::Dev => "dev (author = user_handle from the request body; no authentication)",
+            Self::Dev => {
+                "dev (author = user_handle from the request body; no authentication)".to_owned()
+            }
+            Self::Cognito(verifier) => {
+                let config = verifier.config();
+                format!(
+                    "cognito (author = the access token's user; pool {}, client {})",
+                    config.user_pool_id, config.client_id
+                )
+            }
         }
     }
 
-    /// The author's handle as given, before validation; `None` when absent.
-    pub fn author_handle<'a>(
-        self,
-        _headers: &HeaderMap,
+    /// The handle a write is made as; `None` when dev mode's body names nobody (a validation
+    /// error for the caller to report with the others).
+    pub async fn writer<'a>(
+        &self,
+        pool: &Pool,
+        headers: &HeaderMap,
         body_handle: Option<&'a str>,
-    ) -> Result<Option<&'a str>, ApiError> {
-        match self {
-            Self::Dev => Ok(body_handle),
+    ) -> Result<Option<Cow<'a, str>>, ApiError> {
+        let verifier = match self {
+            Self::Dev => return Ok(body_handle.map(Cow::Borrowed)),
+            Self::Cognito(verifier) => verifier,
+        };
+        let token = bearer_token(headers).ok_or(ApiError::Unauthorized("no bearer token"))?;
+        let claims = verifier.verify(token).await.map_err(|e| match e {
+            VerifyError::Invalid(why) => ApiError::Unauthorized(why),
+            VerifyError::Unavailable(why) => ApiError::AuthUnavailable(why),
+        })?;
+        let user = db::users::find_user_by_cognito_id(pool, &claims.sub)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        match body_handle.filter(|h| !h.is_empty()) {
+            Some(named) if !named.eq_ignore_ascii_case(&user.handle) => Err(ApiError::Forbidden),
+            _ => Ok(Some(Cow::Owned(user.handle))),
         }
     }
 }

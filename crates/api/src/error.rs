@@ -13,6 +13,15 @@ pub enum ApiError {
     Validation(Vec<Rule>),
     #[error("unknown author")]
     UserNotFound,
+    /// A write without a valid access token (cognito mode).
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// The token's user may not act as the user the request names.
+    #[error("forbidden")]
+    Forbidden,
+    /// The user pool's keys cannot be fetched, so no token can be judged now.
+    #[error("authentication unavailable: {0}")]
+    AuthUnavailable(String),
     #[error("not found")]
     NotFound,
     #[error("bad request: {0}")]
@@ -40,6 +49,9 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -55,6 +67,9 @@ impl ApiError {
             Self::Validation(rules) => rules.iter().map(|r| r.code()).collect(),
             Self::UserNotFound => vec!["user_not_found"],
             Self::NotFound => vec!["not_found"],
+            Self::Unauthorized(_) => vec!["unauthorized"],
+            Self::Forbidden => vec!["forbidden"],
+            Self::AuthUnavailable(_) => vec!["auth_unavailable"],
             Self::BadRequest(code) => vec![code],
             Self::UnsupportedMediaType => vec!["unsupported_media_type"],
             Self::PayloadTooLarge => vec!["payload_too_large"],
@@ -99,6 +114,21 @@ pub struct ErrorCause {
 
 impl ApiError {
     fn cause(&self) -> Option<ErrorCause> {
+        match self {
+            Self::Unauthorized(why) => {
+                return Some(ErrorCause {
+                    severity: Severity::Client,
+                    text: format!("token refused: {why}"),
+                })
+            }
+            Self::AuthUnavailable(why) => {
+                return Some(ErrorCause {
+                    severity: Severity::Degraded,
+                    text: format!("user pool keys unavailable: {why}"),
+                })
+            }
+            _ => {}
+        }
         let (severity, source): (Severity, &(dyn std::error::Error + 'static)) = match self {
             Self::Internal(cause) => (Severity::Defect, cause.as_ref()),
             Self::Unavailable(cause) => (Severity::Degraded, cause),
@@ -116,6 +146,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let cause = self.cause();
         let mut response = (self.status(), axum::Json(self.codes())).into_response();
+        if matches!(self, Self::Unauthorized(_)) {
+            // RFC 6750: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);
         }

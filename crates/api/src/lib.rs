@@ -3,6 +3,7 @@
 
 pub mod author;
 pub mod body;
+pub mod cognito;
 pub mod error;
 pub mod observe;
 pub mod openapi;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use db::{CreateQueue, CreateQueueSettings, Pool};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -66,6 +67,10 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
             post(routes::activities::reply),
         )
         .route("/api/users/@{handle}/short", get(routes::users::short))
+        .route(
+            "/api/profile/update",
+            put(routes::profile::update).post(routes::profile::update),
+        )
         .route("/api/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

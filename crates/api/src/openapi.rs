@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::routes::{activities, health, users};
+use crate::routes::{activities, health, profile, users};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::routes::{activities, health, users};
         activities::reply,
         users::page,
         users::short,
+        profile::update,
     ),
     components(schemas(
         db::activity::Activity,
@@ -28,6 +29,7 @@ use crate::routes::{activities, health, users};
         health::HealthResponse,
         activities::CreateActivityRequest,
         activities::CreateReplyRequest,
+        profile::ProfileUpdateRequest,
     ))
 )]
 pub struct ApiDoc;

@@ -40,6 +40,60 @@ pub struct ServeArgs {
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Who may write: cognito mode when a user pool and its app client are configured, else dev.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// Cognito user pool id (e.g. us-east-1_AbCdEf); with the client id, turns on cognito mode.
+    #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
+    pub cognito_user_pool_id: Option<String>,
+    /// The pool's app client id that access tokens must carry.
+    #[arg(long, env = "AWS_COGNITO_USER_POOL_CLIENT_ID")]
+    pub cognito_client_id: Option<String>,
+    /// Where the pool's signing keys are (default: the pool's URL at cognito-idp.<region>.amazonaws.com).
+    #[arg(long, env = "AWS_COGNITO_JWKS_URL")]
+    pub cognito_jwks_url: Option<String>,
+    /// A token with an unknown key id refetches the keys at most this often.
+    #[arg(long, env = "AWS_COGNITO_JWKS_MIN_REFRESH_SECS", default_value_t = api::cognito::DEFAULT_JWKS_MIN_REFRESH_SECS)]
+    pub cognito_jwks_min_refresh_secs: u64,
+    /// Let dev mode (no authentication: anyone can post as anyone) listen on a non-loopback
+    /// address. Without it, dev mode refuses to.
+    #[arg(long)]
+    pub allow_dev_auth_on_network: bool,
+}
+
+impl AuthArgs {
+    /// The author mode these settings ask for; starts fetching the pool's keys in cognito mode.
+    fn author_mode(&self) -> anyhow::Result<AuthorMode> {
+        let pool = self
+            .cognito_user_pool_id
+            .as_deref()
+            .filter(|v| !v.is_empty());
+        let client = self.cognito_client_id.as_deref().filter(|v| !v.is_empty());
+        let (pool, client) = match (pool, client) {
+            (None, None) => return Ok(AuthorMode::Dev),
+            (Some(pool), Some(client)) => (pool, client),
+            _ => anyhow::bail!(
+                "set both AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID for cognito mode, or neither for dev mode"
+            ),
+        };
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .ok();
+        let mut config = api::cognito::CognitoConfig::new(pool, client, region.as_deref())?;
+        if let Some(url) = self.cognito_jwks_url.as_deref().filter(|u| !u.is_empty()) {
+            config.jwks_url = url.to_owned();
+        }
+        config.min_refresh = Duration::from_secs(self.cognito_jwks_min_refresh_secs);
+        let verifier = std::sync::Arc::new(api::cognito::Verifier::new(config)?);
+        let prefetch = std::sync::Arc::clone(&verifier);
+        // Not awaited: the server starts even when the keys cannot be fetched yet.
+        tokio::spawn(async move { prefetch.prefetch().await });
+        Ok(AuthorMode::Cognito(verifier))
+    }
 }
 
 /// `up`: prepare the database, then serve.
@@ -68,7 +122,18 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     if let Err(e) = db::health::ping(&pool).await {
         tracing::warn!(error = %e, "the database does not answer yet; serving 503 until it does");
     }
-    let author_mode = AuthorMode::Dev;
+    let author_mode = args.auth.author_mode()?;
+    if matches!(author_mode, AuthorMode::Dev)
+        && !args.bind.ip().is_loopback()
+        && !args.auth.allow_dev_auth_on_network
+    {
+        anyhow::bail!(
+            "refusing to serve dev mode (no authentication: anyone can post as anyone) on {}; \
+             bind a loopback address, configure Cognito (AWS_COGNITO_USER_POOL_ID and \
+             AWS_COGNITO_USER_POOL_CLIENT_ID), or pass --allow-dev-auth-on-network",
+            args.bind
+        );
+    }
     let frontend_origin = args
         .frontend_url
         .as_deref()
@@ -78,7 +143,7 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     let app = api::router(
         AppState::new(
             pool.clone(),
-            author_mode,
+            author_mode.clone(),
             db::CreateQueueSettings {
                 lanes: args.db_create_lanes,
                 ..db::CreateQueueSettings::default()
@@ -90,8 +155,8 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "dev mode on a non-loopback address: anyone who can reach it can post as any user");
+    if matches!(author_mode, AuthorMode::Dev) && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "dev mode on a non-loopback address (--allow-dev-auth-on-network): anyone who can reach it can post as any user");
     }
     tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), "serving");
     output::line(format!("cruddur is up: http://{addr}/api/activities/home"));

@@ -129,12 +129,47 @@ pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserSho
         .prepare_cached(include_str!("../sql/users/find_user_short.sql"))
         .await?;
     let row = client.query_opt(&statement, &[&handle]).await?;
-    row.map(|r| {
-        Ok(UserShort {
-            uuid: r.try_get("uuid")?,
-            handle: r.try_get("handle")?,
-            display_name: r.try_get("display_name")?,
-        })
+    row.map(|r| user_short(&r)).transpose()
+}
+
+/// The user a verified Cognito token speaks for (`cognito_user_id = sub`); `None` when no row
+/// was ever recorded for them.
+pub async fn find_user_by_cognito_id(pool: &Pool, sub: &str) -> Result<Option<UserShort>, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/find_user_by_cognito_id.sql"))
+        .await?;
+    let row = client.query_opt(&statement, &[&sub]).await?;
+    row.map(|r| user_short(&r)).transpose()
+}
+
+/// Sets the display name and bio of `handle`; the updated short form, `None` for no such user.
+pub async fn update_profile(
+    pool: &Pool,
+    handle: &str,
+    profile: &domain::ProfileUpdate,
+) -> Result<Option<UserShort>, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/update_profile.sql"))
+        .await?;
+    let row = client
+        .query_opt(
+            &statement,
+            &[
+                &handle,
+                &profile.display_name.as_str(),
+                &profile.bio.as_deref(),
+            ],
+        )
+        .await?;
+    row.map(|r| user_short(&r)).transpose()
+}
+
+fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
+    Ok(UserShort {
+        uuid: row.try_get("uuid")?,
+        handle: row.try_get("handle")?,
+        display_name: row.try_get("display_name")?,
     })
-    .transpose()
 }

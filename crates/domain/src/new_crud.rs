@@ -11,6 +11,11 @@ pub enum Rule {
     MessageBlank,
     MessageExceedMaxChars,
     MessageInvalidCharacters,
+    DisplayNameBlank,
+    DisplayNameExceedMaxChars,
+    DisplayNameInvalidCharacters,
+    BioExceedMaxChars,
+    BioInvalidCharacters,
 }
 
 impl Rule {
@@ -21,6 +26,11 @@ impl Rule {
             Rule::MessageBlank => "message_blank",
             Rule::MessageExceedMaxChars => "message_exceed_max_chars",
             Rule::MessageInvalidCharacters => "message_invalid_characters",
+            Rule::DisplayNameBlank => "display_name_blank",
+            Rule::DisplayNameExceedMaxChars => "display_name_exceed_max_chars",
+            Rule::DisplayNameInvalidCharacters => "display_name_invalid_characters",
+            Rule::BioExceedMaxChars => "bio_exceed_max_chars",
+            Rule::BioInvalidCharacters => "bio_invalid_characters",
         }
     }
 }

@@ -34,7 +34,8 @@ pub struct CreateActivityRequest {
     /// One of 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour.
     #[schema(value_type = Option<String>)]
     pub ttl: Option<Value>,
-    /// The author's handle (dev mode).
+    /// The author's handle: required in dev mode; in cognito mode optional, and when given it
+    /// must be the token's user (else 403).
     #[schema(value_type = Option<String>)]
     pub user_handle: Option<Value>,
 }
@@ -88,6 +89,9 @@ pub async fn home(
         (status = 400, description = "`invalid_json`", body = Vec<String>),
         (status = 413, description = "`payload_too_large`", body = Vec<String>),
         (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
+        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
+        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
+        (status = 503, description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`", body = Vec<String>),
     )
 )]
 pub async fn create(
@@ -97,8 +101,9 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let author = state
         .author_mode
-        .author_handle(&headers, text(&body.user_handle))?;
-    let crud = NewCrud::parse(text(&body.ttl), author, text(&body.message))
+        .writer(&state.pool, &headers, text(&body.user_handle))
+        .await?;
+    let crud = NewCrud::parse(text(&body.ttl), author.as_deref(), text(&body.message))
         .map_err(ApiError::Validation)?;
     let created = state
         .creates
@@ -143,6 +148,12 @@ pub async fn show(
         (status = 200, description = "The created reply", body = db::activity::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 413, description = "`payload_too_large`", body = Vec<String>),
+        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
+        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
+        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
+        (status = 503, description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`", body = Vec<String>),
     )
 )]
 pub async fn reply(
@@ -154,8 +165,10 @@ pub async fn reply(
     let parent = Uuid::parse_str(&parent).map_err(|_| ApiError::NotFound)?;
     let author = state
         .author_mode
-        .author_handle(&headers, text(&body.user_handle))?;
-    let new_reply = NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
+        .writer(&state.pool, &headers, text(&body.user_handle))
+        .await?;
+    let new_reply =
+        NewReply::parse(author.as_deref(), text(&body.message)).map_err(ApiError::Validation)?;
     match activities::create_reply(&state.pool, parent, &new_reply).await? {
         ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
         ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod health;
+pub mod profile;
 pub mod users;
 
 use domain::Handle;

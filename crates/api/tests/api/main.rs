@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
 mod activities;
+mod cognito;
+mod cognito_support;
 mod cors_and_docs;
 mod errors;
 mod helpers;

@@ -1,0 +1,74 @@
+//! `PUT`/`POST /api/profile/update`: the writer's display name and bio (the final Cruddur
+//! frontend sends PUT).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use domain::{Handle, ProfileUpdate, Rule};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::body::{text, JsonBody};
+use crate::error::ApiError;
+use crate::responses::json;
+use crate::AppState;
+
+/// Body of the profile update.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileUpdateRequest {
+    /// 1–64 characters.
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Value>,
+    /// Up to 160 characters; absent, null or blank clears it.
+    #[schema(value_type = Option<String>)]
+    pub bio: Option<Value>,
+    /// Whose profile: required in dev mode; in cognito mode optional, and when given it must be
+    /// the token's user (else 403).
+    #[schema(value_type = Option<String>)]
+    pub user_handle: Option<Value>,
+}
+
+#[utoipa::path(
+    method(put, post),
+    path = "/api/profile/update",
+    tag = "users",
+    request_body = ProfileUpdateRequest,
+    responses(
+        (status = 200, description = "The updated short form", body = db::users::UserShort),
+        (status = 422, description = "Every failing rule: `user_handle_blank`, `display_name_blank`, `display_name_exceed_max_chars`, `display_name_invalid_characters`, `bio_exceed_max_chars`, `bio_invalid_characters`; or `user_not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 413, description = "`payload_too_large`", body = Vec<String>),
+        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
+        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
+        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
+        (status = 503, description = "`auth_unavailable` or `database_unavailable`", body = Vec<String>),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ProfileUpdateRequest>,
+) -> Result<Response, ApiError> {
+    let writer = state
+        .author_mode
+        .writer(&state.pool, &headers, text(&body.user_handle))
+        .await?;
+    let handle = writer
+        .as_deref()
+        .and_then(|h| Handle::parse(h).ok())
+        .ok_or(Rule::UserHandleBlank);
+    let update = ProfileUpdate::parse(text(&body.display_name), text(&body.bio));
+    let (handle, update) = match (handle, update) {
+        (Ok(handle), Ok(update)) => (handle, update),
+        (handle, update) => {
+            let mut rules: Vec<Rule> = handle.err().into_iter().collect();
+            rules.extend(update.err().unwrap_or_default());
+            return Err(ApiError::Validation(rules));
+        }
+    };
+    let user = db::users::update_profile(&state.pool, handle.as_str(), &update)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    json(StatusCode::OK, &user)
+}

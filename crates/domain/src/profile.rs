@@ -1,0 +1,85 @@
+//! A profile update: the display name people see and a short bio.
+
+use crate::Rule;
+
+/// Longest display name accepted on update (characters).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// Longest bio accepted (characters).
+pub const MAX_BIO_CHARS: usize = 160;
+
+/// A display name and bio that passed every rule. A blank bio clears it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub display_name: String,
+    pub bio: Option<String>,
+}
+
+impl ProfileUpdate {
+    /// Checks both fields; returns every broken rule (display name first).
+    pub fn parse(display_name: Option<&str>, bio: Option<&str>) -> Result<Self, Vec<Rule>> {
+        let mut broken = Vec::new();
+        let name = display_name.unwrap_or_default().trim();
+        if name.is_empty() {
+            broken.push(Rule::DisplayNameBlank);
+        } else if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+            broken.push(Rule::DisplayNameExceedMaxChars);
+        } else if name.chars().any(char::is_control) {
+            broken.push(Rule::DisplayNameInvalidCharacters);
+        }
+        let bio = bio.map(str::trim).filter(|b| !b.is_empty());
+        if let Some(bio) = bio {
+            if bio.chars().count() > MAX_BIO_CHARS {
+                broken.push(Rule::BioExceedMaxChars);
+            } else if bio.contains('\0') {
+                broken.push(Rule::BioInvalidCharacters);
+            }
+        }
+        if broken.is_empty() {
+            Ok(Self {
+                display_name: name.to_owned(),
+                bio: bio.map(str::to_owned),
+            })
+        } else {
+            Err(broken)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_and_a_bio_within_limits_are_kept_trimmed() {
+        let update = ProfileUpdate::parse(Some("  Andrew  "), Some(" Cloud ")).unwrap();
+        assert_eq!(update.display_name, "Andrew");
+        assert_eq!(update.bio.as_deref(), Some("Cloud"));
+        assert_eq!(
+            ProfileUpdate::parse(Some("A"), Some("  ")).unwrap().bio,
+            None
+        );
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported() {
+        let long_bio = "b".repeat(MAX_BIO_CHARS + 1);
+        assert_eq!(
+            ProfileUpdate::parse(None, Some(&long_bio)),
+            Err(vec![Rule::DisplayNameBlank, Rule::BioExceedMaxChars])
+        );
+        let long_name = "é".repeat(MAX_DISPLAY_NAME_CHARS + 1);
+        assert_eq!(
+            ProfileUpdate::parse(Some(&long_name), None),
+            Err(vec![Rule::DisplayNameExceedMaxChars])
+        );
+        assert_eq!(
+            ProfileUpdate::parse(Some("a\u{7}b"), Some("x\0")),
+            Err(vec![
+                Rule::DisplayNameInvalidCharacters,
+                Rule::BioInvalidCharacters
+            ])
+        );
+        let at_limit = "é".repeat(MAX_DISPLAY_NAME_CHARS);
+        assert!(ProfileUpdate::parse(Some(&at_limit), Some(&"b".repeat(MAX_BIO_CHARS))).is_ok());
+    }
+}
