@@ -2,6 +2,8 @@
 //! migrated template database made once, and a fresh database per test, dropped when the test
 //! passes. Tests never need a server they did not start.
 
+pub mod cognito;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 

@@ -10,7 +10,9 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::cognito_support::{access_claims, cognito_app, keys, now_secs, JwksServer, ANDREW_SUB};
+use test_db::cognito::{access_claims, keys, now_secs, ANDREW_SUB};
+
+use crate::cognito_support::{cognito_app, JwksServer};
 use crate::helpers::{Reply, TestApp};
 
 /// Long enough that no test here waits for a refetch unless it means to.

@@ -3,93 +3,18 @@
 //! fetches. Nothing of the verifier is mocked.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use api::cognito::{CognitoConfig, Verifier};
 use api::{AppState, AuthorMode, RouterOptions};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
+use test_db::cognito::{ANDREW_SUB, CLIENT_ID, POOL_ID};
 
 use crate::helpers::TestApp;
-
-pub const POOL_ID: &str = "us-east-1_TestPool";
-pub const CLIENT_ID: &str = "test-client-id";
-/// The `sub` the seeded user `andrewbrown` gets in these tests.
-pub const ANDREW_SUB: &str = "11111111-aaaa-4bbb-8ccc-000000000001";
-
-/// A signing key of the test pool.
-pub struct TestKey {
-    pub kid: &'static str,
-    private: rsa::PrivateKey,
-}
-
-impl TestKey {
-    fn generate(kid: &'static str) -> Self {
-        use rsa::Generate;
-        Self {
-            kid,
-            private: rsa::PrivateKey::generate(),
-        }
-    }
-
-    /// This key as a JWK, as Cognito publishes it.
-    pub fn jwk(&self) -> Value {
-        let public = self.private.to_public_key();
-        json!({
-            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.n_bytes()),
-            "e": URL_SAFE_NO_PAD.encode(public.e_bytes()),
-        })
-    }
-
-    /// The public modulus, used by the HS256 forgery (the public key as an HMAC secret).
-    pub fn public_bytes(&self) -> Vec<u8> {
-        self.private.to_public_key().n_bytes().to_vec()
-    }
-
-    /// A token signed by this key with `claims` (RS256, this key's `kid` unless `kid` is given).
-    pub fn sign(&self, claims: &Value, kid: Option<&str>) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.unwrap_or(self.kid).to_owned());
-        let der = self.private.to_pkcs1_der().unwrap();
-        let key = EncodingKey::from_rsa_der(der.as_bytes());
-        jsonwebtoken::encode(&header, claims, &key).unwrap()
-    }
-}
-
-/// Two keys, generated once per test binary: the pool's current one and the next (rotation).
-pub fn keys() -> &'static (TestKey, TestKey) {
-    static KEYS: OnceLock<(TestKey, TestKey)> = OnceLock::new();
-    KEYS.get_or_init(|| (TestKey::generate("key-a"), TestKey::generate("key-b")))
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-pub fn issuer() -> String {
-    format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL_ID}")
-}
-
-/// The claims of a valid access token of the test pool for `sub`, expiring in an hour.
-pub fn access_claims(sub: &str) -> Value {
-    json!({
-        "sub": sub, "iss": issuer(), "client_id": CLIENT_ID, "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin", "auth_time": now_secs(),
-        "iat": now_secs(), "exp": now_secs() + 3600, "jti": "t", "username": sub,
-    })
-}
 
 /// The JWKS endpoint: serves `keys`, or 503 while down; counts every request.
 #[derive(Clone, Default)]

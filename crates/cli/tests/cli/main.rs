@@ -1,6 +1,7 @@
 //! The `cruddur` binary, run for real against databases of the test harness's cluster.
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
+mod cognito;
 mod db_commands;
 mod errors;
 mod layering;

@@ -1,0 +1,189 @@
+//! `cruddur serve` in cognito mode, as deployed: the real binary, a real JWKS endpoint on
+//! 127.0.0.1, tokens signed by the test pool's key. And dev mode refusing a network address.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::json;
+use test_db::cognito::{access_claims, keys, ANDREW_SUB, CLIENT_ID, POOL_ID};
+use test_db::TestDb;
+
+const GUARD: Duration = Duration::from_secs(60);
+
+/// Serves `body` as JSON to every request, on a free port of 127.0.0.1, until the test ends.
+fn serve_json_forever(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}/{POOL_ID}/.well-known/jwks.json")
+}
+
+fn http(addr: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn post(addr: &str, token: Option<&str>, body: &str) -> String {
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    http(
+        addr,
+        &format!(
+            "POST /api/activities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed(&mut client).await.unwrap();
+    client
+        .execute(
+            "UPDATE users SET cognito_user_id = $1 WHERE handle = 'andrewbrown'",
+            &[&ANDREW_SUB],
+        )
+        .await
+        .unwrap();
+    let jwks_url = serve_json_forever(json!({ "keys": [keys().0.jwk()] }).to_string());
+
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--url", db.url().expose()])
+        .env("AWS_COGNITO_USER_POOL_ID", POOL_ID)
+        .env("AWS_COGNITO_USER_POOL_CLIENT_ID", CLIENT_ID)
+        .env("AWS_COGNITO_JWKS_URL", &jwks_url)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("CONNECTION_URL")
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _server = Killed(child);
+    let (tx, rx) = mpsc::channel();
+    let log_tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
+        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
+            break url.trim_end_matches("/api/activities/home").to_owned();
+        }
+        seen.push(line);
+    };
+    let start_line = seen
+        .iter()
+        .find(|l| l.contains("\"serving\""))
+        .unwrap_or_else(|| panic!("no start line in {seen:?}"));
+    assert!(
+        start_line.contains("cognito (author = the access token's user"),
+        "{start_line}"
+    );
+
+    let token = keys().0.sign(&access_claims(ANDREW_SUB), None);
+    let body = r#"{"message":"from the real binary","ttl":"1-day"}"#;
+    let created = post(&addr, Some(&token), body);
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    assert!(created.contains(r#""handle":"andrewbrown""#), "{created}");
+    let anonymous = post(&addr, None, body);
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(anonymous.ends_with(r#"["unauthorized"]"#), "{anonymous}");
+    let as_bayko = post(
+        &addr,
+        Some(&token),
+        r#"{"message":"impostor","ttl":"1-day","user_handle":"bayko"}"#,
+    );
+    assert!(as_bayko.starts_with("HTTP/1.1 403"), "{as_bayko}");
+    let feed = http(
+        &addr,
+        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer null\r\nConnection: close\r\n\r\n",
+    );
+    assert!(feed.starts_with("HTTP/1.1 200"), "{feed}");
+    assert!(
+        feed.contains("from the real binary") && !feed.contains("impostor"),
+        "{feed}"
+    );
+}
+
+#[test]
+fn dev_mode_refuses_a_network_address_without_the_explicit_flag() {
+    let assert = crate::cruddur()
+        .args([
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+            "--url",
+            &crate::url_of("no_database_needed"),
+        ])
+        .env_remove("AWS_COGNITO_USER_POOL_ID")
+        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("refusing to serve dev mode"), "{stderr}");
+    assert!(stderr.contains("--allow-dev-auth-on-network"), "{stderr}");
+}
+
+#[test]
+fn half_a_cognito_configuration_is_refused() {
+    let assert = crate::cruddur()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--url",
+            &crate::url_of("x"),
+        ])
+        .env("AWS_COGNITO_USER_POOL_ID", POOL_ID)
+        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("set both AWS_COGNITO_USER_POOL_ID"),
+        "{stderr}"
+    );
+}
