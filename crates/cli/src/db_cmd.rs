@@ -251,10 +251,19 @@ async fn status(target: &Target) -> anyhow::Result<()> {
         states.len() - pending
     ));
     match admin::count_rows(&client).await? {
-        Some(counts) => output::line(format!(
-            "rows: users {}, activities {}",
-            counts.users, counts.activities
-        )),
+        Some(counts) => {
+            output::line(format!(
+                "rows: users {}, activities {}",
+                counts.users, counts.activities
+            ));
+            let odd = admin::nonconforming_handles(&client).await?;
+            if !odd.is_empty() {
+                output::line(format!(
+                    "handles breaking the handle rule (letters, digits, _; . or - inside; ≤ 30), left as they are: {}",
+                    odd.join(", ")
+                ));
+            }
+        }
         None => output::line("rows: schema not loaded yet (run `cruddur db migrate`)"),
     }
     Ok(())

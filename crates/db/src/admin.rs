@@ -123,3 +123,13 @@ pub async fn count_rows(client: &Client) -> Result<Option<RowCounts>, DbError> {
         activities: row.get("activities"),
     }))
 }
+
+/// Handles that break the handle rule (written before migration V3, which never changes them).
+pub async fn nonconforming_handles(client: &Client) -> Result<Vec<String>, DbError> {
+    Ok(client
+        .query(include_str!("../sql/admin/nonconforming_handles.sql"), &[])
+        .await?
+        .iter()
+        .map(|r| r.get("handle"))
+        .collect())
+}

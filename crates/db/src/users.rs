@@ -173,3 +173,13 @@ fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
         display_name: row.try_get("display_name")?,
     })
 }
+
+/// Whether `handle` is held by anyone, regardless of case (the pre-sign-up check).
+pub async fn handle_taken(pool: &Pool, handle: &str) -> Result<bool, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/handle_taken.sql"))
+        .await?;
+    let row = client.query_one(&statement, &[&handle]).await?;
+    Ok(row.try_get("taken")?)
+}

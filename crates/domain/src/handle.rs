@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// Longest handle accepted; Cognito's `preferred_username` allows 128 characters.
-pub const MAX_HANDLE_CHARS: usize = 128;
+/// Longest handle accepted (Mastodon's limit: handles appear in URLs and in every crud).
+pub const MAX_HANDLE_CHARS: usize = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandleError {
@@ -11,12 +11,18 @@ pub enum HandleError {
     Blank,
     #[error("the handle is longer than {MAX_HANDLE_CHARS} characters")]
     TooLong,
-    #[error("the handle contains whitespace or control characters")]
+    #[error(
+        "a handle may hold only letters a-z, digits and underscores, with dots or dashes inside"
+    )]
     InvalidCharacters,
 }
 
-/// A non-empty handle without whitespace or control characters. A leading `@` is accepted and
-/// dropped, because people type handles the way they are displayed.
+/// A handle people can trust: ASCII letters, digits and `_`, with `.` or `-` allowed inside (not
+/// first or last), at most [`MAX_HANDLE_CHARS`] characters — the same rule as Mastodon's. No
+/// look-alike letters from other scripts and no invisible characters, so two handles that look
+/// the same are the same. Case is kept as written, but handles are unique regardless of case
+/// (a unique index on `lower(handle)`). A leading `@` is accepted and dropped, because people
+/// type handles the way they are displayed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Handle(String);
 
@@ -30,7 +36,10 @@ impl Handle {
         if bare.chars().count() > MAX_HANDLE_CHARS {
             return Err(HandleError::TooLong);
         }
-        if bare.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let inner = |c: char| word(c) || c == '.' || c == '-';
+        let first_and_last = bare.starts_with(word) && bare.ends_with(word);
+        if !first_and_last || !bare.chars().all(inner) {
             return Err(HandleError::InvalidCharacters);
         }
         Ok(Self(bare.to_owned()))
@@ -81,11 +90,43 @@ mod tests {
     }
 
     #[test]
-    fn parse_counts_characters_not_bytes() {
-        let at_limit = "é".repeat(MAX_HANDLE_CHARS);
+    fn parse_keeps_letters_digits_underscores_and_inner_dots_or_dashes() {
+        for ok in [
+            "andrewbrown",
+            "AndrewBrown",
+            "andrew_brown",
+            "a.b-c",
+            "_x_",
+            "a",
+            "x9",
+        ] {
+            assert_eq!(Handle::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "andrew\u{200b}brown", // zero-width space: looks like andrewbrown
+            "аndrewbrown",         // Cyrillic а
+            "andrew.",
+            ".andrew",
+            "-andrew",
+            "andrew-",
+            "andrew/brown",
+            "ünïcode",
+            "a@b",
+        ] {
+            assert_eq!(
+                Handle::parse(bad),
+                Err(HandleError::InvalidCharacters),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_limits_the_length() {
+        let at_limit = "a".repeat(MAX_HANDLE_CHARS);
         assert!(Handle::parse(&at_limit).is_ok());
         assert_eq!(
-            Handle::parse(&format!("{at_limit}é")),
+            Handle::parse(&format!("{at_limit}a")),
             Err(HandleError::TooLong)
         );
     }

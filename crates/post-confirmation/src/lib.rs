@@ -1,5 +1,8 @@
-//! The Cognito post-confirmation trigger: records each newly confirmed user in
-//! Postgres and returns the event unchanged, as Cognito requires.
+//! The Cognito triggers: *pre sign-up* refuses a sign-up whose `preferred_username` is not a
+//! valid handle or is taken (regardless of case), so that *post confirmation*, which records each
+//! newly confirmed user in Postgres, cannot fail on the handle after Cognito has confirmed the
+//! person. Both return the event unchanged, as Cognito requires, and answer within
+//! [`TRIGGER_DEADLINE`] even when the database does not (Cognito gives a trigger 5 seconds).
 //!
 //! A failure is never reported as success: a missing attribute, a handle held by someone else
 //! or any database error fails the invocation, so Cognito does not confirm a user without a row.
@@ -12,8 +15,10 @@ use db::users::{CognitoInsert, NewCognitoUser};
 use db::{DbError, Pool};
 use domain::{Handle, HandleError};
 use serde_json::Value;
+use std::time::Duration;
 
 pub use aws_lambda_events::event::cognito::CognitoEventUserPoolsPostConfirmation as PostConfirmationEvent;
+pub use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignup as PreSignUpEvent;
 
 /// The user attributes the trigger needs, as Cognito names them.
 pub const REQUIRED_ATTRIBUTES: [&str; 4] = ["sub", "email", "name", "preferred_username"];
@@ -28,10 +33,12 @@ pub enum ConfirmError {
     MissingAttribute(&'static str),
     #[error("preferred_username is not a usable handle: {0}")]
     InvalidHandle(#[source] HandleError),
-    #[error("handle `{handle}` already belongs to another user")]
+    #[error("the handle `{handle}` is taken: choose another one")]
     HandleTaken { handle: String },
-    #[error("could not record the user")]
+    #[error("could not reach the user database")]
     Database(#[source] DbError),
+    #[error("the user database did not answer within {} s", TRIGGER_DEADLINE.as_secs())]
+    Deadline,
 }
 
 impl ConfirmError {
@@ -44,6 +51,7 @@ impl ConfirmError {
             Self::InvalidHandle(_) => "InvalidHandle",
             Self::HandleTaken { .. } => "HandleTaken",
             Self::Database(_) => "DatabaseError",
+            Self::Deadline => "DatabaseTimeout",
         }
     }
 
@@ -98,7 +106,9 @@ pub async fn handle(
         Ok(CognitoInsert::AlreadyPresent) => {
             tracing::info!(sub, "confirmed user already recorded; nothing to do");
         }
-        Err(DbError::Conflict { constraint }) if constraint == "users_handle_key" => {
+        Err(DbError::Conflict { constraint })
+            if constraint == "users_handle_key" || constraint == "users_handle_lower_key" =>
+        {
             tracing::warn!(sub, "handle already belongs to another user");
             return Err(ConfirmError::HandleTaken {
                 handle: user.handle.to_owned(),
@@ -112,13 +122,70 @@ pub async fn handle(
     Ok(event)
 }
 
-/// The Lambda's entry point on raw JSON: decodes the event, runs [`handle`], and returns the
-/// input byte-for-byte equivalent (fields the typed event does not model are kept too).
+/// Every trigger answers within this (Cognito fails a trigger after 5 s); past it the
+/// invocation fails instead of hanging on a database that does not answer.
+pub const TRIGGER_DEADLINE: Duration = Duration::from_secs(4);
+
+/// The Lambda's entry point on raw JSON: dispatches on `triggerSource` (pre sign-up or post
+/// confirmation), and returns the input byte-for-byte equivalent (fields the typed events do not
+/// model are kept too). Bounded by [`TRIGGER_DEADLINE`].
 pub async fn handle_json(pool: &Pool, input: Value) -> Result<Value, ConfirmError> {
+    tokio::time::timeout(TRIGGER_DEADLINE, dispatch(pool, &input))
+        .await
+        .map_err(|_| {
+            tracing::error!("the user database did not answer within the trigger's deadline");
+            ConfirmError::Deadline
+        })??;
+    Ok(input)
+}
+
+async fn dispatch(pool: &Pool, input: &Value) -> Result<(), ConfirmError> {
+    let source = input.get("triggerSource").and_then(Value::as_str);
+    if source.is_some_and(|s| s.starts_with("PreSignUp_")) {
+        let event: PreSignUpEvent = serde_json::from_value(input.clone())
+            .map_err(|e| ConfirmError::Malformed(e.to_string()))?;
+        return pre_sign_up(pool, &event).await;
+    }
     let event: PostConfirmationEvent = serde_json::from_value(input.clone())
         .map_err(|e| ConfirmError::Malformed(e.to_string()))?;
-    handle(pool, event).await?;
-    Ok(input)
+    handle(pool, event).await.map(drop)
+}
+
+/// Pre sign-up (`PreSignUp_SignUp`, `PreSignUp_AdminCreateUser`): refuses a `preferred_username`
+/// that is not a valid handle or is held already, regardless of case; the error message is what
+/// Cognito shows the person. Other pre sign-up sources (external providers) are let through.
+pub async fn pre_sign_up(pool: &Pool, event: &PreSignUpEvent) -> Result<(), ConfirmError> {
+    use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignupTriggerSource as Source;
+    match event.cognito_event_user_pools_header.trigger_source {
+        Some(Source::SignUp | Source::AdminCreateUser) => {}
+        Some(_) => return Ok(()),
+        None => return Err(ConfirmError::NoTriggerSource),
+    }
+    let raw = event
+        .request
+        .user_attributes
+        .get("preferred_username")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfirmError::MissingAttribute("preferred_username"))?;
+    let handle = Handle::parse(raw).map_err(|e| {
+        tracing::info!(reason = %e, "sign-up refused: unusable handle");
+        ConfirmError::InvalidHandle(e)
+    })?;
+    let taken = db::users::handle_taken(pool, handle.as_str())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "pre sign-up: cannot check the handle");
+            ConfirmError::Database(e)
+        })?;
+    if taken {
+        tracing::info!("sign-up refused: handle taken");
+        return Err(ConfirmError::HandleTaken {
+            handle: handle.as_str().to_owned(),
+        });
+    }
+    tracing::info!("sign-up accepted: handle free");
+    Ok(())
 }
 
 fn attribute<'a>(

@@ -277,17 +277,14 @@ async fn injection_strings_are_stored_and_returned_verbatim() {
 }
 
 #[tokio::test]
-async fn an_injection_string_as_handle_is_just_an_unknown_user() {
+async fn an_injection_string_as_handle_is_an_invalid_handle_and_writes_nothing() {
+    // Quotes and spaces are outside the handle alphabet, so these never reach SQL as handles.
     let app = TestApp::seeded().await;
-    let reply = app.create("hi", "1-day", "bayko' OR '1'='1").await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        reply.codes(),
-        ["user_handle_blank"],
-        "whitespace makes it an invalid handle"
-    );
-    let reply = app.create("hi", "1-day", "bayko'--").await;
-    assert_eq!(reply.codes(), ["user_not_found"]);
+    for handle in ["bayko' OR '1'='1", "bayko'--"] {
+        let reply = app.create("hi", "1-day", handle).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{handle}");
+        assert_eq!(reply.codes(), ["user_handle_blank"], "{handle}");
+    }
     assert_eq!(app.count_activities().await, 1);
 }
 

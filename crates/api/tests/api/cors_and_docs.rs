@@ -54,6 +54,7 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
             "/api/activities/home",
             "/api/activities/{uuid}/reply",
             "/api/health-check",
+            "/api/profile/update",
             "/api/users/@{handle}/short",
         ]
     );
@@ -79,6 +80,16 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
         ),
         ("get", "/api/health-check", StatusCode::OK),
         ("get", "/api/users/@{handle}/short", StatusCode::OK),
+        (
+            "put",
+            "/api/profile/update",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "post",
+            "/api/profile/update",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     let mut operations = 0;
     for (path, item) in paths {
@@ -96,6 +107,15 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
                 "post" => {
                     app.post_json(&concrete, &Value::Object(Default::default()))
                         .await
+                }
+                "put" => {
+                    app.send(
+                        axum::http::Request::put(concrete.as_str())
+                            .header(header::CONTENT_TYPE, "application/json")
+                            .body(axum::body::Body::from("{}"))
+                            .unwrap(),
+                    )
+                    .await
                 }
                 other => panic!("undocumented method {other}"),
             };

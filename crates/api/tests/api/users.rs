@@ -55,3 +55,47 @@ async fn the_short_form_has_uuid_handle_and_display_name_only() {
         (Some("bayko"), Some("Andrew Bayko"))
     );
 }
+
+#[tokio::test]
+async fn in_dev_mode_the_profile_update_names_its_user_and_reports_every_broken_rule() {
+    let app = TestApp::seeded().await;
+    let reply = app
+        .post_json(
+            "/api/profile/update",
+            &serde_json::json!({"user_handle": "bayko", "display_name": " Bayko ", "bio": "Hi"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["display_name"], "Bayko");
+    let page = app.get("/api/activities/@bayko").await.json();
+    assert_eq!(page["profile"]["bio"], "Hi");
+
+    let long_bio = "b".repeat(161);
+    let reply = app
+        .post_json(
+            "/api/profile/update",
+            &serde_json::json!({"display_name": "", "bio": long_bio}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.codes(),
+        [
+            "user_handle_blank",
+            "display_name_blank",
+            "bio_exceed_max_chars"
+        ]
+    );
+    let reply = app
+        .post_json(
+            "/api/profile/update",
+            &serde_json::json!({"user_handle": "nobody", "display_name": "N"}),
+        )
+        .await;
+    assert_eq!(reply.codes(), ["user_not_found"]);
+    let page = app.get("/api/activities/@bayko").await.json();
+    assert_eq!(
+        page["profile"]["display_name"], "Bayko",
+        "refused updates change nothing"
+    );
+}

@@ -7,7 +7,14 @@ async fn migrating_twice_applies_once_then_nothing() {
     let db = TestDb::empty().await;
     let mut client = db.client().await;
     let first = migrations::migrate(&mut client).await.unwrap();
-    assert_eq!(first, ["V1__initial_schema", "V2__one_activity_shape"]);
+    assert_eq!(
+        first,
+        [
+            "V1__initial_schema",
+            "V2__one_activity_shape",
+            "V3__trustworthy_handles"
+        ]
+    );
     let second = migrations::migrate(&mut client).await.unwrap();
     assert!(second.is_empty(), "{second:?}");
     let history: i64 = client
@@ -15,7 +22,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 2);
+    assert_eq!(history, 3);
 }
 
 #[tokio::test]
@@ -33,6 +40,11 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
             },
             MigrationState {
                 version: 2,
+                applied_on: None,
+                ..
+            },
+            MigrationState {
+                version: 3,
                 applied_on: None,
                 ..
             }
@@ -112,4 +124,59 @@ async fn an_edited_applied_migration_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("different"), "{err}");
+}
+
+#[tokio::test]
+async fn v3_stops_on_handles_that_differ_only_in_case_naming_them_and_changing_nothing() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let before_v3: Vec<Migration> = migrations::all().into_iter().take(2).collect();
+    migrations::migrate_with(&mut client, &before_v3)
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id) VALUES
+               ('A', 'andrewbrown', 'a@x', 's1'), ('B', 'AndrewBrown', 'b@x', 's2'),
+               ('C', 'odd handle', 'c@x', 's3')",
+        )
+        .await
+        .unwrap();
+    let err = migrations::migrate(&mut client)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("V3__trustworthy_handles"), "{err}");
+    assert!(err.contains("AndrewBrown / andrewbrown"), "{err}");
+    let handles: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(handles, 3, "nothing changed");
+
+    client
+        .batch_execute("UPDATE users SET handle = 'andrew_brown2' WHERE handle = 'AndrewBrown'")
+        .await
+        .unwrap();
+    migrations::migrate(&mut client).await.unwrap();
+    // The old nonconforming handle is kept and reported, new ones are refused.
+    let odd = db::admin::nonconforming_handles(&client).await.unwrap();
+    assert_eq!(odd, ["odd handle"]);
+    let refused = client
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id)
+             VALUES ('D', 'new odd', 'd@x', 's4')",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code().unwrap().code(), "23514");
+    let twin = client
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id)
+             VALUES ('E', 'ANDREWBROWN', 'e@x', 's5')",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(twin.code().unwrap().code(), "23505");
 }

@@ -134,6 +134,11 @@ async fn constraints_are_unique_handle_and_cognito_id_and_two_foreign_keys() {
             "FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE",
         ),
         ("users_cognito_user_id_key", "u", "UNIQUE (cognito_user_id)"),
+        (
+            "users_handle_format",
+            "c",
+            "CHECK (((handle ~ '^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$'::text) AND (char_length(handle) <= 30))) NOT VALID",
+        ),
         ("users_handle_key", "u", "UNIQUE (handle)"),
         ("users_pkey", "p", "PRIMARY KEY (uuid)"),
     ];

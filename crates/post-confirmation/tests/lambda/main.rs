@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
 mod handler;
+mod pre_sign_up;
 mod runtime;
 
 use serde_json::Value;
