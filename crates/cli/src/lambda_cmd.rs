@@ -1,5 +1,6 @@
-//! `cruddur lambda invoke --event FILE`: the post-confirmation handler run locally against the
-//! configured database, exactly as the Lambda runs it.
+//! `cruddur lambda invoke --event FILE`: the Cognito triggers' handler (pre sign-up or post
+//! confirmation, by the event's `triggerSource`) run locally against the configured database,
+//! exactly as the Lambda runs it.
 
 use std::path::PathBuf;
 
@@ -10,9 +11,10 @@ use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LambdaCommand {
-    /// Run the post-confirmation handler on an event file and print its response.
+    /// Run the Lambda's handler on an event file and print its response.
     Invoke {
-        /// A Cognito PostConfirmation event (JSON), e.g. deploy/lambda/example-event.json.
+        /// A Cognito PreSignUp or PostConfirmation event (JSON), e.g.
+        /// deploy/lambda/example-pre-sign-up-event.json or deploy/lambda/example-event.json.
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
     },
