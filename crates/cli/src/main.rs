@@ -1,14 +1,16 @@
 //! `cruddur`: Cruddur's backend in one binary — the API server, database administration and the
 //! embedded PostgreSQL.
 
+#[cfg(not(feature = "aws"))]
+mod aws_unavailable;
+#[cfg(feature = "aws")]
+mod cognito_cmd;
 mod db_cmd;
 mod lambda_cmd;
 mod local_cmd;
 mod output;
 #[cfg(feature = "aws")]
 mod rds_cmd;
-#[cfg(not(feature = "aws"))]
-mod rds_unavailable;
 mod serve_cmd;
 mod target;
 mod telemetry;
@@ -65,7 +67,14 @@ enum Command {
     Rds(rds_cmd::RdsCommand),
     /// The RDS instance and its security group (not in this build: see `cruddur rds`).
     #[cfg(not(feature = "aws"))]
-    Rds(rds_unavailable::RdsArgs),
+    Rds(aws_unavailable::AwsArgs),
+    /// The Cognito user pool's users and the database's, through the AWS SDK.
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    Cognito(cognito_cmd::CognitoCommand),
+    /// The Cognito user pool's users (not in this build: see `cruddur cognito`).
+    #[cfg(not(feature = "aws"))]
+    Cognito(aws_unavailable::AwsArgs),
     /// Manage the embedded PostgreSQL cluster.
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
@@ -103,7 +112,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "aws")]
         Command::Rds(command) => rds_cmd::run(command).await,
         #[cfg(not(feature = "aws"))]
-        Command::Rds(_) => Err(rds_unavailable::error()),
+        Command::Rds(_) => Err(aws_unavailable::error("rds")),
+        #[cfg(feature = "aws")]
+        Command::Cognito(command) => cognito_cmd::run(command, cli.connection.resolve()?).await,
+        #[cfg(not(feature = "aws"))]
+        Command::Cognito(_) => Err(aws_unavailable::error("cognito")),
         Command::Local(command) => local_cmd::run(command, &cli.connection),
     }
 }

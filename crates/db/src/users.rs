@@ -183,3 +183,53 @@ pub async fn handle_taken(pool: &Pool, handle: &str) -> Result<bool, DbError> {
     let row = client.query_one(&statement, &[&handle]).await?;
     Ok(row.try_get("taken")?)
 }
+
+/// A user whose `cognito_user_id` is still a placeholder (`MOCK-…`).
+#[derive(Clone)]
+pub struct PlaceholderUser {
+    pub uuid: Uuid,
+    pub handle: String,
+    pub email: String,
+}
+
+/// The email stays out of logs and panics.
+impl std::fmt::Debug for PlaceholderUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaceholderUser")
+            .field("uuid", &self.uuid)
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Users still carrying a placeholder `cognito_user_id`, by handle.
+pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/list_placeholder_users.sql"))
+        .await?;
+    client
+        .query(&statement, &[])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PlaceholderUser {
+                uuid: r.try_get("uuid")?,
+                handle: r.try_get("handle")?,
+                email: r.try_get("email")?,
+            })
+        })
+        .collect()
+}
+
+/// Gives user `uuid` its real Cognito `sub`; `false` when it no longer had a placeholder.
+pub async fn link_cognito_user(pool: &Pool, uuid: Uuid, sub: &str) -> Result<bool, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/link_cognito_user.sql"))
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&uuid, &sub])
+        .await?
+        .is_some())
+}

@@ -60,9 +60,12 @@ impl TestKey {
     pub fn sign(&self, claims: &Value, kid: Option<&str>) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid.unwrap_or(self.kid).to_owned());
-        let der = self.private.to_pkcs1_der().unwrap();
+        let der = self
+            .private
+            .to_pkcs1_der()
+            .expect("a generated key encodes");
         let key = EncodingKey::from_rsa_der(der.as_bytes());
-        jsonwebtoken::encode(&header, claims, &key).unwrap()
+        jsonwebtoken::encode(&header, claims, &key).expect("test claims sign")
     }
 }
 
@@ -75,7 +78,7 @@ pub fn keys() -> &'static (TestKey, TestKey) {
 pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock is past 1970")
         .as_secs()
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
 mod cognito;
+mod cognito_sync;
 mod db_commands;
 mod errors;
 mod layering;

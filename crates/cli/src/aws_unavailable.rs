@@ -1,0 +1,18 @@
+//! `cruddur rds` and `cruddur cognito` in a build without the `aws` feature (as `script/server`
+//! builds it, to skip the AWS SDK's long compile): the commands exist, take anything, and say
+//! how to get them.
+
+/// Whatever was given after the command; nothing is done with it.
+#[derive(Debug, clap::Args)]
+pub struct AwsArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn error(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this cruddur was built without AWS support (script/server builds it that way for a fast \
+         first start); build it with `cargo build --release --locked --bin cruddur` (the default \
+         features) to use `cruddur {command}`"
+    )
+}

@@ -1,0 +1,229 @@
+//! `cruddur cognito sync`: the original `update_cognito_user_ids` script, done right. Users that
+//! still carry a placeholder `cognito_user_id` (the seed's `MOCK-<handle>`) get their real `sub`
+//! from the user pool, matched by handle (`preferred_username`), else by email, and only when
+//! exactly one pool user matches. Pool users with no row (a post-confirmation trigger that
+//! failed) are listed, and recorded with `--create-missing`. Running it again changes nothing.
+//! Output names handles and subs, never emails or names.
+
+use anyhow::Context;
+use aws::cognito::PoolUser;
+use db::users::{CognitoInsert, NewCognitoUser, PlaceholderUser};
+use db::{DbError, Pool, PoolSettings};
+
+use crate::output;
+use crate::target::Target;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CognitoCommand {
+    /// Give placeholder users their Cognito sub, list pool users without a row
+    /// (--create-missing records them).
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The user pool whose users are read.
+    #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
+    pub user_pool_id: String,
+    /// Also insert a row for each pool user that has none.
+    #[arg(long)]
+    pub create_missing: bool,
+    /// Confirm changing users on production (--prod).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> {
+    let CognitoCommand::Sync(args) = command;
+    output::heading("cognito-sync");
+    target.confirm_destructive("change users' Cognito ids", args.yes)?;
+    let config = aws::load_checked().await?;
+    let pool_users =
+        aws::cognito::list_users(&aws::cognito::cognito_client(&config), &args.user_pool_id)
+            .await?;
+    output::line(format!(
+        "user pool {}: {} user(s)",
+        args.user_pool_id,
+        pool_users.len()
+    ));
+    let pool = db::pool::build_pool(
+        &target.settings,
+        &PoolSettings {
+            max_size: 1,
+            ..PoolSettings::default()
+        },
+    )?;
+    let mut unrecorded = Vec::new();
+    for user in &pool_users {
+        if db::users::find_user_by_cognito_id(&pool, &user.sub)
+            .await?
+            .is_none()
+        {
+            unrecorded.push(user);
+        }
+    }
+    let linked = link_placeholders(&pool, &mut unrecorded).await?;
+    let mut created = 0;
+    for orphan in &unrecorded {
+        let shown = orphan.preferred_username.as_deref().unwrap_or("?");
+        if args.create_missing {
+            if record(&pool, orphan).await? {
+                created += 1;
+            }
+        } else {
+            output::line(format!(
+                "orphan: sub {} (@{shown}) has no row (--create-missing records it)",
+                orphan.sub
+            ));
+        }
+    }
+    output::line(format!(
+        "{linked} linked, {} orphan(s), {created} created",
+        unrecorded.len()
+    ));
+    pool.close();
+    Ok(())
+}
+
+/// Links each placeholder row to its one matching pool user among `unrecorded`, removing the
+/// users it links from the list. Returns how many were linked.
+async fn link_placeholders(pool: &Pool, unrecorded: &mut Vec<&PoolUser>) -> anyhow::Result<usize> {
+    let mut linked = 0;
+    for row in db::users::list_placeholder_users(pool).await? {
+        match match_placeholder(&row, unrecorded) {
+            Match::One(index) => {
+                let user = unrecorded.remove(index);
+                if db::users::link_cognito_user(pool, row.uuid, &user.sub).await? {
+                    output::line(format!("linked @{} to sub {}", row.handle, user.sub));
+                    linked += 1;
+                }
+            }
+            Match::None => output::line(format!(
+                "placeholder @{}: no pool user has this handle or email; left as it is",
+                row.handle
+            )),
+            Match::Ambiguous => output::line(format!(
+                "placeholder @{}: several pool users match; left as it is",
+                row.handle
+            )),
+        }
+    }
+    Ok(linked)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Match {
+    /// The index of the one matching user.
+    One(usize),
+    None,
+    Ambiguous,
+}
+
+/// The pool user a placeholder row belongs to: by handle, else by email, case-insensitively,
+/// and only when exactly one matches.
+fn match_placeholder(row: &PlaceholderUser, users: &[&PoolUser]) -> Match {
+    let by = |same: &dyn Fn(&PoolUser) -> bool| {
+        let found: Vec<usize> = (0..users.len()).filter(|&i| same(users[i])).collect();
+        match found.as_slice() {
+            [] => Match::None,
+            [one] => Match::One(*one),
+            _ => Match::Ambiguous,
+        }
+    };
+    let equal =
+        |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
+    match by(&|u| equal(&u.preferred_username, &row.handle)) {
+        Match::None => by(&|u| equal(&u.email, &row.email)),
+        decided => decided,
+    }
+}
+
+/// Inserts a row for a pool user without one; `false` (with the reason printed) when it cannot.
+async fn record(pool: &Pool, user: &PoolUser) -> anyhow::Result<bool> {
+    let (Some(handle), Some(email), Some(name)) = (
+        user.preferred_username.as_deref(),
+        user.email.as_deref(),
+        user.name.as_deref(),
+    ) else {
+        output::line(format!(
+            "orphan: sub {} lacks preferred_username, email or name; not recorded",
+            user.sub
+        ));
+        return Ok(false);
+    };
+    let Ok(handle) = domain::Handle::parse(handle) else {
+        output::line(format!(
+            "orphan: sub {} has an unusable handle; not recorded",
+            user.sub
+        ));
+        return Ok(false);
+    };
+    let new = NewCognitoUser {
+        display_name: name,
+        email,
+        handle: handle.as_str(),
+        cognito_user_id: &user.sub,
+    };
+    match db::users::insert_from_cognito(pool, &new).await {
+        Ok(CognitoInsert::Inserted(_)) => {
+            output::line(format!("created @{} for sub {}", handle, user.sub));
+            Ok(true)
+        }
+        Ok(CognitoInsert::AlreadyPresent) => Ok(false),
+        Err(DbError::Conflict { .. }) => {
+            output::line(format!(
+                "orphan: sub {}: the handle @{handle} belongs to another user; not recorded",
+                user.sub
+            ));
+            Ok(false)
+        }
+        Err(e) => Err(e).context("cannot record a pool user"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool_user(sub: &str, handle: Option<&str>, email: Option<&str>) -> PoolUser {
+        PoolUser {
+            sub: sub.into(),
+            email: email.map(Into::into),
+            name: Some("N".into()),
+            preferred_username: handle.map(Into::into),
+        }
+    }
+
+    fn row(handle: &str, email: &str) -> PlaceholderUser {
+        PlaceholderUser {
+            uuid: uuid::Uuid::nil(),
+            handle: handle.into(),
+            email: email.into(),
+        }
+    }
+
+    #[test]
+    fn a_placeholder_matches_by_handle_first_then_by_email_and_never_ambiguously() {
+        let a = pool_user("s-a", Some("AndrewBrown"), Some("other@x"));
+        let b = pool_user("s-b", Some("someone"), Some("andrew@x"));
+        let c = pool_user("s-c", None, Some("dup@x"));
+        let d = pool_user("s-d", None, Some("DUP@x"));
+        let users = [&a, &b, &c, &d];
+        assert_eq!(
+            match_placeholder(&row("andrewbrown", "andrew@x"), &users),
+            Match::One(0)
+        );
+        assert_eq!(
+            match_placeholder(&row("nobody", "ANDREW@x"), &users),
+            Match::One(1)
+        );
+        assert_eq!(
+            match_placeholder(&row("nobody", "dup@x"), &users),
+            Match::Ambiguous
+        );
+        assert_eq!(
+            match_placeholder(&row("nobody", "none@x"), &users),
+            Match::None
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! `cruddur cognito sync` against a user pool in moto (cognito-idp on 127.0.0.1): placeholder
+//! ids replaced, orphans listed, `--create-missing` idempotent, `--prod` guarded.
+
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use aws_sdk_cognitoidentityprovider::Client;
+use test_db::TestDb;
+
+use crate::moto::{cruddur_aws, fresh_region, sdk_config};
+
+/// A pool holding `users` (preferred_username, email, name); returns its id and each user's sub.
+async fn pool_with(region: &str, users: &[(&str, &str, &str)]) -> (String, Vec<String>) {
+    let client = Client::new(&sdk_config(region).await);
+    let pool = client
+        .create_user_pool()
+        .pool_name("cruddur-test")
+        .send()
+        .await
+        .unwrap();
+    let pool_id = pool.user_pool().unwrap().id().unwrap().to_owned();
+    let mut subs = Vec::new();
+    for (handle, email, name) in users {
+        let attribute =
+            |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+        let created = client
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username(*handle)
+            .user_attributes(attribute("preferred_username", handle))
+            .user_attributes(attribute("email", email))
+            .user_attributes(attribute("name", name))
+            .send()
+            .await
+            .unwrap();
+        let sub = created
+            .user()
+            .unwrap()
+            .attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .unwrap()
+            .to_owned();
+        subs.push(sub);
+    }
+    (pool_id, subs)
+}
+
+async fn cognito_ids(db: &TestDb) -> Vec<(String, String)> {
+    db.client()
+        .await
+        .query(
+            "SELECT handle, cognito_user_id FROM users ORDER BY handle",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn sync(region: &str, db: &TestDb, pool_id: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "cognito",
+        "sync",
+        "--url",
+        db.url().expose(),
+        "--user-pool-id",
+        pool_id,
+    ];
+    args.extend_from_slice(extra);
+    let assert = cruddur_aws(region).args(&args).assert().success();
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn sync_links_placeholders_lists_orphans_and_creates_them_once() {
+    let region = fresh_region();
+    let db = TestDb::new().await;
+    db::seeds::seed(&mut db.client().await).await.unwrap(); // andrewbrown, bayko: MOCK-…
+    let (pool_id, subs) = pool_with(
+        region,
+        &[
+            ("andrewbrown", "andrew@exampro.co", "Andrew Brown"),
+            ("newcomer", "new@example.com", "New Comer"),
+        ],
+    )
+    .await;
+
+    let out = sync(region, &db, &pool_id, &[]);
+    assert!(
+        out.contains(&format!("linked @andrewbrown to sub {}", subs[0])),
+        "{out}"
+    );
+    assert!(out.contains("placeholder @bayko: no pool user"), "{out}");
+    assert!(
+        out.contains(&format!("orphan: sub {} (@newcomer)", subs[1])),
+        "{out}"
+    );
+    assert!(out.contains("1 linked, 1 orphan(s), 0 created"), "{out}");
+    assert!(
+        !out.contains("new@example.com") && !out.contains("New Comer"),
+        "no personal data: {out}"
+    );
+    let ids = cognito_ids(&db).await;
+    assert_eq!(ids[0], ("andrewbrown".to_owned(), subs[0].clone()));
+    assert_eq!(ids[1], ("bayko".to_owned(), "MOCK-bayko".to_owned()));
+    assert_eq!(ids.len(), 2, "listing an orphan writes nothing");
+
+    let out = sync(region, &db, &pool_id, &["--create-missing"]);
+    assert!(
+        out.contains(&format!("created @newcomer for sub {}", subs[1])),
+        "{out}"
+    );
+    assert!(out.contains("0 linked, 1 orphan(s), 1 created"), "{out}");
+    let again = sync(region, &db, &pool_id, &["--create-missing"]);
+    assert!(
+        again.contains("0 linked, 0 orphan(s), 0 created"),
+        "{again}"
+    );
+    let ids = cognito_ids(&db).await;
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[2], ("newcomer".to_owned(), subs[1].clone()));
+}
+
+#[tokio::test]
+async fn sync_on_prod_refuses_without_yes_and_changes_nothing() {
+    let region = fresh_region();
+    let db = TestDb::new().await;
+    db::seeds::seed(&mut db.client().await).await.unwrap();
+    let (pool_id, _) = pool_with(
+        region,
+        &[("andrewbrown", "andrew@exampro.co", "Andrew Brown")],
+    )
+    .await;
+    let assert = cruddur_aws(region)
+        .env("PROD_CONNECTION_URL", db.url().expose())
+        .args(["cognito", "sync", "--prod", "--user-pool-id", &pool_id])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("without --yes"), "{stderr}");
+    assert!(cognito_ids(&db)
+        .await
+        .iter()
+        .all(|(_, id)| id.starts_with("MOCK-")));
+}
+
+#[test]
+fn an_unknown_pool_is_named() {
+    let region = fresh_region();
+    let assert = cruddur_aws(region)
+        .args([
+            "cognito",
+            "sync",
+            "--url",
+            &crate::url_of("unused"),
+            "--user-pool-id",
+            "us-east-1_Missing",
+        ])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("us-east-1_Missing"), "{stderr}");
+}
