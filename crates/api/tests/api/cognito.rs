@@ -164,6 +164,13 @@ async fn forged_expired_and_foreign_tokens_are_401_and_write_nothing() {
         )
         .await;
         assert_eq!(profile.status, StatusCode::UNAUTHORIZED, "{what}: profile");
+        // Reading routes stay public: a bad token there is simply anonymous.
+        let mut read = Request::get("/api/activities/home");
+        if let Some(token) = token.as_deref() {
+            read = read.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let read = app.send(read.body(Body::empty()).unwrap()).await;
+        assert_eq!(read.status, StatusCode::OK, "{what}: read");
     }
     assert_eq!(app.count_activities().await, before);
     let names = app.get("/api/users/@andrewbrown/short").await.json();
@@ -302,4 +309,34 @@ async fn a_flood_of_unknown_kids_costs_one_fetch_per_interval() {
         .expect("the flood must be answered");
     assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
     assert_eq!(jwks.fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_never_answers_is_given_up_on_and_writes_are_503() {
+    // Accepts the connection, never sends a byte: only the fetch's own timeout ends it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", silent.local_addr().unwrap());
+    let mut config = api::cognito::CognitoConfig::new(
+        test_db::cognito::POOL_ID,
+        test_db::cognito::CLIENT_ID,
+        None,
+    )
+    .unwrap();
+    config.jwks_url = url;
+    let verifier = std::sync::Arc::new(api::cognito::Verifier::new(config).unwrap());
+    let app = cognito_app(verifier).await;
+    let token = keys().0.sign(&access_claims(ANDREW_SUB), None);
+    let reply = tokio::time::timeout(
+        Duration::from_secs(60),
+        create_with(&app, Some(&token), &crud()),
+    )
+    .await
+    .expect("the JWKS fetch must time out on its own");
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["auth_unavailable".to_owned()]
+        )
+    );
 }
