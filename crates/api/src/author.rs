@@ -55,6 +55,11 @@ impl AuthorMode {
         let user = db::users::find_user_by_cognito_id(pool, &claims.sub)
             .await?
             .ok_or(ApiError::UserNotFound)?;
+        // Writes name their author by handle: a handle stored before the handle rule (V3) that
+        // would parse into another one (`@bayko` → `bayko`) must not write at all.
+        if !domain::Handle::parse(&user.handle).is_ok_and(|h| h.as_str() == user.handle) {
+            return Err(ApiError::LegacyHandle);
+        }
         match body_handle.filter(|h| !h.is_empty()) {
             Some(named) if !named.eq_ignore_ascii_case(&user.handle) => Err(ApiError::Forbidden),
             _ => Ok(Some(Cow::Owned(user.handle))),

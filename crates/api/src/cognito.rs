@@ -26,6 +26,9 @@ pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest JWKS document read (Cognito's holds two keys, about 1 KiB).
 const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// After a failed fetch, the next may come this soon (or after `min_refresh`, if shorter): a
+/// blip at start-up must not refuse writes for a whole refresh interval.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// Clock skew allowed on `exp`.
 const EXP_LEEWAY_SECS: u64 = 60;
 
@@ -42,21 +45,21 @@ pub struct CognitoConfig {
 }
 
 impl CognitoConfig {
-    /// The configuration for a pool; the region is `region` when given, else the pool id's prefix
-    /// (`us-east-1_AbC…` → `us-east-1`).
+    /// The configuration for a pool. The region is the pool id's prefix (`us-east-1_AbC…` →
+    /// `us-east-1`, where the pool lives whatever region the server runs in), else `region`.
     pub fn new(
         user_pool_id: &str,
         client_id: &str,
         region: Option<&str>,
     ) -> Result<Self, ConfigError> {
-        let region = match region.filter(|r| !r.is_empty()) {
-            Some(region) => region.to_owned(),
-            None => user_pool_id
-                .split_once('_')
-                .map(|(prefix, _)| prefix.to_owned())
-                .filter(|p| !p.is_empty())
-                .ok_or(ConfigError::NoRegion)?,
-        };
+        let prefix = user_pool_id
+            .split_once('_')
+            .map(|(prefix, _)| prefix)
+            .filter(|p| !p.is_empty());
+        let region = prefix
+            .or(region.filter(|r| !r.is_empty()))
+            .ok_or(ConfigError::NoRegion)?
+            .to_owned();
         if user_pool_id.is_empty() || client_id.is_empty() {
             return Err(ConfigError::Empty);
         }
@@ -70,6 +73,25 @@ impl CognitoConfig {
             jwks_url,
             min_refresh: Duration::from_secs(DEFAULT_JWKS_MIN_REFRESH_SECS),
         })
+    }
+
+    /// Points the verifier at another JWKS URL: https, or plain http to a loopback address only
+    /// (anyone on the path of a plain-http fetch could publish keys of their own).
+    pub fn set_jwks_url(&mut self, url: &str) -> Result<(), ConfigError> {
+        let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::JwksUrl(url.to_owned()))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err(ConfigError::JwksUrl(url.to_owned())),
+        }
+        self.jwks_url = url.to_owned();
+        Ok(())
     }
 
     /// The `iss` every token of the pool carries.
@@ -87,6 +109,10 @@ pub enum ConfigError {
     NoRegion,
     #[error("AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID must not be empty")]
     Empty,
+    #[error(
+        "AWS_COGNITO_JWKS_URL `{0}` must be an https URL (plain http only to a loopback address)"
+    )]
+    JwksUrl(String),
 }
 
 /// Why a token was not accepted.
@@ -204,9 +230,14 @@ impl Verifier {
                 // Fetched by whoever held the lock before us.
                 return Ok(key.clone());
             }
-            cache
-                .last_attempt
-                .filter(|(at, _)| at.elapsed() < self.config.min_refresh)
+            cache.last_attempt.filter(|(at, worked)| {
+                let wait = if *worked {
+                    self.config.min_refresh
+                } else {
+                    self.config.min_refresh.min(RETRY_AFTER_FAILURE)
+                };
+                at.elapsed() < wait
+            })
         };
         let fetched = match recent {
             Some((_, true)) => return Err(VerifyError::Invalid("unknown kid")),
@@ -252,6 +283,7 @@ impl Verifier {
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, VerifyError> {
         let unavailable =
             |e: &dyn std::error::Error| VerifyError::Unavailable(domain::error_chain(e));
+        let too_large = || VerifyError::Unavailable("JWKS document too large".into());
         let response = self
             .http
             .get(&self.config.jwks_url)
@@ -264,11 +296,16 @@ impl Verifier {
             .content_length()
             .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
         {
-            return Err(VerifyError::Unavailable("JWKS document too large".into()));
+            return Err(too_large());
         }
-        let body = response.bytes().await.map_err(|e| unavailable(&e))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(VerifyError::Unavailable("JWKS document too large".into()));
+        // Read chunk by chunk: a response without Content-Length is cut off at the cap too.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         let keys: HashMap<String, DecodingKey> = set
@@ -297,5 +334,52 @@ impl Verifier {
             return Err(VerifyError::Unavailable("the JWKS holds no RSA key".into()));
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_is_the_pool_ids_own_and_the_issuer_follows_it() {
+        let config = CognitoConfig::new("us-east-1_AbC", "client", Some("eu-west-1")).unwrap();
+        assert_eq!(config.region, "us-east-1");
+        assert_eq!(
+            config.issuer(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
+        );
+        assert_eq!(
+            config.jwks_url,
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json"
+        );
+        let odd = CognitoConfig::new("NoPrefix", "client", Some("eu-west-1")).unwrap();
+        assert_eq!(odd.region, "eu-west-1");
+        assert_eq!(
+            CognitoConfig::new("NoPrefix", "client", None),
+            Err(ConfigError::NoRegion)
+        );
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_or_plain_http_to_loopback() {
+        let mut config = CognitoConfig::new("us-east-1_AbC", "client", None).unwrap();
+        for ok in [
+            "https://keys.example.com/jwks.json",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://[::1]:8080/jwks.json",
+            "http://localhost/jwks.json",
+        ] {
+            assert_eq!(config.set_jwks_url(ok), Ok(()), "{ok}");
+            assert_eq!(config.jwks_url, ok);
+        }
+        for bad in [
+            "http://keys.example.com/jwks.json",
+            "http://10.0.0.1/jwks.json",
+            "ftp://127.0.0.1/jwks.json",
+            "not a url",
+        ] {
+            assert!(config.set_jwks_url(bad).is_err(), "{bad}");
+        }
     }
 }

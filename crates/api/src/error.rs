@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The token's user may not act as the user the request names.
     #[error("forbidden")]
     Forbidden,
+    /// The token's user has a handle from before the handle rule; it must be renamed first.
+    #[error("the user's handle breaks the handle rule")]
+    LegacyHandle,
     /// The user pool's keys cannot be fetched, so no token can be judged now.
     #[error("authentication unavailable: {0}")]
     AuthUnavailable(String),
@@ -50,7 +53,7 @@ impl ApiError {
             }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::LegacyHandle => StatusCode::FORBIDDEN,
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -69,6 +72,7 @@ impl ApiError {
             Self::NotFound => vec!["not_found"],
             Self::Unauthorized(_) => vec!["unauthorized"],
             Self::Forbidden => vec!["forbidden"],
+            Self::LegacyHandle => vec!["forbidden", "user_handle_invalid"],
             Self::AuthUnavailable(_) => vec!["auth_unavailable"],
             Self::BadRequest(code) => vec![code],
             Self::UnsupportedMediaType => vec!["unsupported_media_type"],

@@ -13,6 +13,10 @@ pub struct PoolUser {
     pub email: Option<String>,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
+    /// Confirmed and enabled: a person who can sign in. Only such users are linked or recorded.
+    pub confirmed: bool,
+    /// Cognito verified the email (`email_verified`); only then may an email identify a row.
+    pub email_verified: bool,
 }
 
 /// Personal data stays out of logs and panics: only the sub and the handle are shown.
@@ -56,11 +60,14 @@ pub async fn list_users(
                     .filter(|v| !v.is_empty())
             };
             if let Some(sub) = attribute("sub") {
+                let status = user.user_status().map(|s| s.as_str());
                 users.push(PoolUser {
                     sub,
                     email: attribute("email"),
                     name: attribute("name"),
                     preferred_username: attribute("preferred_username"),
+                    confirmed: status == Some("CONFIRMED") && user.enabled(),
+                    email_verified: attribute("email_verified").as_deref() == Some("true"),
                 });
             }
         }

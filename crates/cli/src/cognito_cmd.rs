@@ -1,9 +1,11 @@
-//! `cruddur cognito sync`: the original `update_cognito_user_ids` script, done right. Users that
-//! still carry a placeholder `cognito_user_id` (the seed's `MOCK-<handle>`) get their real `sub`
-//! from the user pool, matched by handle (`preferred_username`), else by email, and only when
+//! `cruddur cognito sync`: the original `update_cognito_user_ids` script, done right. Only pool
+//! users who can sign in (confirmed and enabled) count. Users that still carry a placeholder
+//! `cognito_user_id` (the seed's `MOCK-<handle>`) get their real `sub`: first every row is
+//! matched by handle (`preferred_username`), then the rest by a *verified* email, and only where
 //! exactly one pool user matches. Pool users with no row (a post-confirmation trigger that
-//! failed) are listed, and recorded with `--create-missing`. Running it again changes nothing.
-//! Output names handles and subs, never emails or names.
+//! failed) are listed, and recorded with `--create-missing`. A row that cannot be changed is
+//! reported and skipped. Running it again changes nothing. Output names handles and subs, never
+//! emails or names.
 
 use anyhow::Context;
 use aws::cognito::PoolUser;
@@ -54,7 +56,7 @@ pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> 
         },
     )?;
     let mut unrecorded = Vec::new();
-    for user in &pool_users {
+    for user in pool_users.iter().filter(|u| u.confirmed) {
         if db::users::find_user_by_cognito_id(&pool, &user.sub)
             .await?
             .is_none()
@@ -65,7 +67,7 @@ pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> 
     let linked = link_placeholders(&pool, &mut unrecorded).await?;
     let mut created = 0;
     for orphan in &unrecorded {
-        let shown = orphan.preferred_username.as_deref().unwrap_or("?");
+        let shown = shown_handle(orphan.preferred_username.as_deref());
         if args.create_missing {
             if record(&pool, orphan).await? {
                 created += 1;
@@ -85,30 +87,68 @@ pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Links each placeholder row to its one matching pool user among `unrecorded`, removing the
-/// users it links from the list. Returns how many were linked.
+/// A handle from the pool or an old row, printable: control characters escaped.
+fn shown_handle(handle: Option<&str>) -> String {
+    handle.map_or_else(|| "?".to_owned(), |h| h.escape_debug().to_string())
+}
+
+/// Links each placeholder row to its one matching pool user among `unrecorded` (by handle for
+/// every row first, then by verified email), removing the users it links from the list.
+/// Returns how many were linked.
 async fn link_placeholders(pool: &Pool, unrecorded: &mut Vec<&PoolUser>) -> anyhow::Result<usize> {
+    let mut rows = db::users::list_placeholder_users(pool).await?;
     let mut linked = 0;
-    for row in db::users::list_placeholder_users(pool).await? {
-        match match_placeholder(&row, unrecorded) {
-            Match::One(index) => {
-                let user = unrecorded.remove(index);
-                if db::users::link_cognito_user(pool, row.uuid, &user.sub).await? {
-                    output::line(format!("linked @{} to sub {}", row.handle, user.sub));
-                    linked += 1;
+    for by in [By::Handle, By::VerifiedEmail] {
+        let mut unmatched = Vec::new();
+        for row in rows {
+            match match_placeholder(&row, unrecorded, by) {
+                Match::One(index) => {
+                    let user = unrecorded.remove(index);
+                    if link(pool, &row, user).await {
+                        linked += 1;
+                    }
                 }
+                Match::None => unmatched.push(row),
+                Match::Ambiguous => output::line(format!(
+                    "placeholder @{}: several pool users match; left as it is",
+                    shown_handle(Some(&row.handle))
+                )),
             }
-            Match::None => output::line(format!(
-                "placeholder @{}: no pool user has this handle or email; left as it is",
-                row.handle
-            )),
-            Match::Ambiguous => output::line(format!(
-                "placeholder @{}: several pool users match; left as it is",
-                row.handle
-            )),
         }
+        rows = unmatched;
+    }
+    for row in rows {
+        output::line(format!(
+            "placeholder @{}: no confirmed pool user has this handle or verified email; left as it is",
+            shown_handle(Some(&row.handle))
+        ));
     }
     Ok(linked)
+}
+
+/// Gives `row` the sub of `user`; a failure is reported and skipped.
+async fn link(pool: &Pool, row: &PlaceholderUser, user: &PoolUser) -> bool {
+    let handle = shown_handle(Some(&row.handle));
+    match db::users::link_cognito_user(pool, row.uuid, &user.sub).await {
+        Ok(true) => {
+            output::line(format!("linked @{handle} to sub {}", user.sub));
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            output::line(format!(
+                "placeholder @{handle}: cannot be linked ({e}); skipped"
+            ));
+            false
+        }
+    }
+}
+
+/// What a placeholder row is matched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Handle,
+    VerifiedEmail,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -119,22 +159,20 @@ enum Match {
     Ambiguous,
 }
 
-/// The pool user a placeholder row belongs to: by handle, else by email, case-insensitively,
-/// and only when exactly one matches.
-fn match_placeholder(row: &PlaceholderUser, users: &[&PoolUser]) -> Match {
-    let by = |same: &dyn Fn(&PoolUser) -> bool| {
-        let found: Vec<usize> = (0..users.len()).filter(|&i| same(users[i])).collect();
-        match found.as_slice() {
-            [] => Match::None,
-            [one] => Match::One(*one),
-            _ => Match::Ambiguous,
-        }
-    };
+/// The pool user a placeholder row belongs to, matched `by` handle or verified email,
+/// case-insensitively, and only when exactly one matches.
+fn match_placeholder(row: &PlaceholderUser, users: &[&PoolUser], by: By) -> Match {
     let equal =
         |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
-    match by(&|u| equal(&u.preferred_username, &row.handle)) {
-        Match::None => by(&|u| equal(&u.email, &row.email)),
-        decided => decided,
+    let same = |u: &PoolUser| match by {
+        By::Handle => equal(&u.preferred_username, &row.handle),
+        By::VerifiedEmail => u.email_verified && equal(&u.email, &row.email),
+    };
+    let found: Vec<usize> = (0..users.len()).filter(|&i| same(users[i])).collect();
+    match found.as_slice() {
+        [] => Match::None,
+        [one] => Match::One(*one),
+        _ => Match::Ambiguous,
     }
 }
 
@@ -191,6 +229,8 @@ mod tests {
             email: email.map(Into::into),
             name: Some("N".into()),
             preferred_username: handle.map(Into::into),
+            confirmed: true,
+            email_verified: true,
         }
     }
 
@@ -203,27 +243,40 @@ mod tests {
     }
 
     #[test]
-    fn a_placeholder_matches_by_handle_first_then_by_email_and_never_ambiguously() {
+    fn a_placeholder_matches_by_handle_or_verified_email_and_never_ambiguously() {
         let a = pool_user("s-a", Some("AndrewBrown"), Some("other@x"));
         let b = pool_user("s-b", Some("someone"), Some("andrew@x"));
         let c = pool_user("s-c", None, Some("dup@x"));
         let d = pool_user("s-d", None, Some("DUP@x"));
-        let users = [&a, &b, &c, &d];
+        let mut unverified = pool_user("s-e", None, Some("unverified@x"));
+        unverified.email_verified = false;
+        let users = [&a, &b, &c, &d, &unverified];
+        let andrew = row("andrewbrown", "andrew@x");
         assert_eq!(
-            match_placeholder(&row("andrewbrown", "andrew@x"), &users),
+            match_placeholder(&andrew, &users, By::Handle),
             Match::One(0)
         );
         assert_eq!(
-            match_placeholder(&row("nobody", "ANDREW@x"), &users),
+            match_placeholder(&andrew, &users, By::VerifiedEmail),
             Match::One(1)
         );
+        let nobody = |email| row("nobody", email);
         assert_eq!(
-            match_placeholder(&row("nobody", "dup@x"), &users),
+            match_placeholder(&nobody("x@x"), &users, By::Handle),
+            Match::None
+        );
+        assert_eq!(
+            match_placeholder(&nobody("dup@x"), &users, By::VerifiedEmail),
             Match::Ambiguous
         );
         assert_eq!(
-            match_placeholder(&row("nobody", "none@x"), &users),
+            match_placeholder(&nobody("none@x"), &users, By::VerifiedEmail),
             Match::None
+        );
+        assert_eq!(
+            match_placeholder(&nobody("unverified@x"), &users, By::VerifiedEmail),
+            Match::None,
+            "an unverified email identifies no one"
         );
     }
 }

@@ -85,7 +85,10 @@ impl AuthArgs {
             .ok();
         let mut config = api::cognito::CognitoConfig::new(pool, client, region.as_deref())?;
         if let Some(url) = self.cognito_jwks_url.as_deref().filter(|u| !u.is_empty()) {
-            config.jwks_url = url.to_owned();
+            config.set_jwks_url(url)?;
+        }
+        if self.cognito_jwks_min_refresh_secs == 0 {
+            anyhow::bail!("AWS_COGNITO_JWKS_MIN_REFRESH_SECS must be at least 1 (0 would let every forged key id fetch the keys)");
         }
         config.min_refresh = Duration::from_secs(self.cognito_jwks_min_refresh_secs);
         let verifier = std::sync::Arc::new(api::cognito::Verifier::new(config)?);

@@ -142,12 +142,10 @@ pub async fn handle_json(pool: &Pool, input: Value) -> Result<Value, ConfirmErro
 async fn dispatch(pool: &Pool, input: &Value) -> Result<(), ConfirmError> {
     let source = input.get("triggerSource").and_then(Value::as_str);
     if source.is_some_and(|s| s.starts_with("PreSignUp_")) {
-        let event: PreSignUpEvent = serde_json::from_value(input.clone())
-            .map_err(|e| ConfirmError::Malformed(e.to_string()))?;
+        let event: PreSignUpEvent = serde_json::from_value(input.clone()).map_err(malformed)?;
         return pre_sign_up(pool, &event).await;
     }
-    let event: PostConfirmationEvent = serde_json::from_value(input.clone())
-        .map_err(|e| ConfirmError::Malformed(e.to_string()))?;
+    let event: PostConfirmationEvent = serde_json::from_value(input.clone()).map_err(malformed)?;
     handle(pool, event).await.map(drop)
 }
 
@@ -186,6 +184,18 @@ pub async fn pre_sign_up(pool: &Pool, event: &PreSignUpEvent) -> Result<(), Conf
     }
     tracing::info!("sign-up accepted: handle free");
     Ok(())
+}
+
+/// Why an event did not decode, without quoting any of its values (serde's messages can quote
+/// the value they could not read: a name, an email).
+fn malformed(e: serde_json::Error) -> ConfirmError {
+    let category = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "a field is missing or has the wrong type",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    ConfirmError::Malformed(category.to_owned())
 }
 
 fn attribute<'a>(

@@ -125,6 +125,18 @@ fn forged_tokens() -> Vec<(&'static str, Option<String>)> {
             })),
         ),
         (
+            "no exp",
+            Some(with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            })),
+        ),
+        (
+            "no token_use",
+            Some(with(&|c| {
+                c.as_object_mut().unwrap().remove("token_use");
+            })),
+        ),
+        (
             "wrong client_id",
             Some(with(&|c| c["client_id"] = json!("another-client"))),
         ),
@@ -198,10 +210,13 @@ async fn naming_someone_else_is_403_and_a_sub_without_a_row_is_422() {
         )
     );
     let mut as_self = crud();
-    as_self["user_handle"] = json!("andrewbrown");
+    as_self["user_handle"] = json!("AndrewBrown");
+    let reply = create_with(&app, Some(&token), &as_self).await;
+    assert_eq!(reply.status, StatusCode::OK, "the own handle, in any case");
     assert_eq!(
-        create_with(&app, Some(&token), &as_self).await.status,
-        StatusCode::OK
+        reply.json()["handle"],
+        "andrewbrown",
+        "written as the stored handle"
     );
 }
 
@@ -339,4 +354,39 @@ async fn a_jwks_endpoint_that_never_answers_is_given_up_on_and_writes_are_503() 
             vec!["auth_unavailable".to_owned()]
         )
     );
+}
+
+#[tokio::test]
+async fn a_user_whose_old_handle_would_parse_as_another_cannot_write() {
+    // Before the handle rule, one leading @ was dropped on the way in, so `@@bayko` was stored
+    // as `@bayko`. Parsed again it would be `bayko`: that user must not write as bayko.
+    let (_jwks, app) = started().await;
+    app.sql(
+        "ALTER TABLE users DROP CONSTRAINT users_handle_format;
+         INSERT INTO users (display_name, handle, email, cognito_user_id)
+         VALUES ('Old', '@bayko', 'old@example.com', 'sub-old')",
+    )
+    .await;
+    let before = app.count_activities().await;
+    let token = keys().0.sign(&access_claims("sub-old"), None);
+    let reply = create_with(&app, Some(&token), &crud()).await;
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (
+            StatusCode::FORBIDDEN,
+            vec!["forbidden".to_owned(), "user_handle_invalid".to_owned()]
+        )
+    );
+    let profile = send_with_token(
+        &app,
+        "PUT",
+        "/api/profile/update",
+        Some(&token),
+        &json!({"display_name": "Not Bayko"}),
+    )
+    .await;
+    assert_eq!(profile.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count_activities().await, before);
+    let bayko = app.get("/api/users/@bayko/short").await.json();
+    assert_eq!(bayko["display_name"], "Andrew Bayko");
 }

@@ -7,8 +7,10 @@ use test_db::TestDb;
 
 use crate::moto::{cruddur_aws, fresh_region, sdk_config};
 
-/// A pool holding `users` (preferred_username, email, name); returns its id and each user's sub.
-async fn pool_with(region: &str, users: &[(&str, &str, &str)]) -> (String, Vec<String>) {
+/// A pool holding `users` (preferred_username, email, name, confirmed); returns its id and each
+/// user's sub. Confirmed users have a verified email and a permanent password, as after a sign-up
+/// the person confirmed; the others stay in FORCE_CHANGE_PASSWORD.
+async fn pool_with(region: &str, users: &[(&str, &str, &str, bool)]) -> (String, Vec<String>) {
     let client = Client::new(&sdk_config(region).await);
     let pool = client
         .create_user_pool()
@@ -18,7 +20,7 @@ async fn pool_with(region: &str, users: &[(&str, &str, &str)]) -> (String, Vec<S
         .unwrap();
     let pool_id = pool.user_pool().unwrap().id().unwrap().to_owned();
     let mut subs = Vec::new();
-    for (handle, email, name) in users {
+    for (handle, email, name, confirmed) in users {
         let attribute =
             |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
         let created = client
@@ -28,9 +30,21 @@ async fn pool_with(region: &str, users: &[(&str, &str, &str)]) -> (String, Vec<S
             .user_attributes(attribute("preferred_username", handle))
             .user_attributes(attribute("email", email))
             .user_attributes(attribute("name", name))
+            .user_attributes(attribute("email_verified", "true"))
             .send()
             .await
             .unwrap();
+        if *confirmed {
+            client
+                .admin_set_user_password()
+                .user_pool_id(&pool_id)
+                .username(*handle)
+                .password("Correct-Horse-Battery-9")
+                .permanent(true)
+                .send()
+                .await
+                .unwrap();
+        }
         let sub = created
             .user()
             .unwrap()
@@ -81,8 +95,15 @@ async fn sync_links_placeholders_lists_orphans_and_creates_them_once() {
     let (pool_id, subs) = pool_with(
         region,
         &[
-            ("andrewbrown", "andrew@exampro.co", "Andrew Brown"),
-            ("newcomer", "new@example.com", "New Comer"),
+            (
+                "andrewbrown",
+                "andrewbrown@exampro.co",
+                "Andrew Brown",
+                true,
+            ),
+            ("newcomer", "new@example.com", "New Comer", true),
+            // Claims bayko's email but never confirmed: must neither be linked nor recorded.
+            ("squatter", "bayko@exampro.co", "Squatter", false),
         ],
     )
     .await;
@@ -92,16 +113,31 @@ async fn sync_links_placeholders_lists_orphans_and_creates_them_once() {
         out.contains(&format!("linked @andrewbrown to sub {}", subs[0])),
         "{out}"
     );
-    assert!(out.contains("placeholder @bayko: no pool user"), "{out}");
+    assert!(
+        out.contains("placeholder @bayko: no confirmed pool user"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("squatter"),
+        "an unconfirmed user is not an orphan: {out}"
+    );
     assert!(
         out.contains(&format!("orphan: sub {} (@newcomer)", subs[1])),
         "{out}"
     );
     assert!(out.contains("1 linked, 1 orphan(s), 0 created"), "{out}");
-    assert!(
-        !out.contains("new@example.com") && !out.contains("New Comer"),
-        "no personal data: {out}"
-    );
+    for personal in [
+        "@exampro.co",
+        "@example.com",
+        "Andrew Brown",
+        "New Comer",
+        "Squatter",
+    ] {
+        assert!(
+            !out.contains(personal),
+            "no personal data ({personal}): {out}"
+        );
+    }
     let ids = cognito_ids(&db).await;
     assert_eq!(ids[0], ("andrewbrown".to_owned(), subs[0].clone()));
     assert_eq!(ids[1], ("bayko".to_owned(), "MOCK-bayko".to_owned()));
@@ -130,7 +166,12 @@ async fn sync_on_prod_refuses_without_yes_and_changes_nothing() {
     db::seeds::seed(&mut db.client().await).await.unwrap();
     let (pool_id, _) = pool_with(
         region,
-        &[("andrewbrown", "andrew@exampro.co", "Andrew Brown")],
+        &[(
+            "andrewbrown",
+            "andrewbrown@exampro.co",
+            "Andrew Brown",
+            true,
+        )],
     )
     .await;
     let assert = cruddur_aws(region)

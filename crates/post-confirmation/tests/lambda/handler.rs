@@ -163,3 +163,18 @@ async fn an_unreachable_database_fails_the_invocation_within_a_bound_without_per
     assert!(message.contains("database unavailable"), "{message}");
     assert!(!message.contains("cruddur.tester@example.com") && !message.contains("Cruddur Tester"));
 }
+
+#[tokio::test]
+async fn a_malformed_event_is_described_without_quoting_its_values() {
+    let db = TestDb::new().await;
+    let mut event = crate::example_event();
+    event["request"]["userAttributes"] = "secret.person@example.com".into();
+    let err = handle_json(db.pool(), event).await.unwrap_err();
+    assert_eq!(err.kind(), "MalformedEvent");
+    let message = err.full_message();
+    assert!(
+        message.contains("missing or has the wrong type"),
+        "{message}"
+    );
+    assert!(!message.contains("secret.person"), "{message}");
+}
