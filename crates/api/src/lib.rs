@@ -4,20 +4,18 @@
 pub mod author;
 pub mod body;
 pub mod cognito;
+pub mod cors;
 pub mod error;
 pub mod observe;
 pub mod openapi;
 pub mod responses;
 pub mod routes;
 
-use std::time::Duration;
-
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::HeaderValue;
 use axum::routing::{get, post, put};
 use axum::Router;
 use db::{CreateQueue, CreateQueueSettings, Pool};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use author::AuthorMode;
 pub use error::ApiError;
@@ -45,12 +43,9 @@ impl AppState {
 /// Options of the router that are not handler state.
 #[derive(Debug, Clone, Default)]
 pub struct RouterOptions {
-    /// The frontend's origin (`FRONTEND_URL`); cross-origin requests are refused without it.
-    pub frontend_origin: Option<HeaderValue>,
+    /// Browser origins allowed by CORS (see [`cors`]); none: cross-origin calls are refused.
+    pub frontend_origins: Vec<HeaderValue>,
 }
-
-/// How long browsers may cache a CORS preflight answer.
-const CORS_MAX_AGE_SECS: u64 = 600;
 
 pub fn router(state: AppState, options: &RouterOptions) -> Router {
     let mut app = Router::new()
@@ -81,15 +76,8 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
         .layer(observe::propagate_request_id())
         .layer(observe::set_request_id())
         .layer(axum::middleware::map_request(observe::screen_request_id));
-    if let Some(origin) = &options.frontend_origin {
-        app = app.layer(
-            CorsLayer::new()
-                // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all.
-                .allow_origin(AllowOrigin::list([origin.clone()]))
-                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-                .max_age(Duration::from_secs(CORS_MAX_AGE_SECS)),
-        );
+    if !options.frontend_origins.is_empty() {
+        app = app.layer(cors::layer(options.frontend_origins.clone()));
     }
     app
 }

@@ -21,7 +21,9 @@ pub struct ServeArgs {
     /// Address to listen on. Dev mode (no Cognito) is meant for loopback only.
     #[arg(long, env = "BIND_ADDR", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
-    /// The frontend's origin, allowed by CORS (e.g. http://localhost:3000).
+    /// Browser origins allowed by CORS, comma-separated (e.g. https://cruddur.example.com). When
+    /// unset, dev mode allows the Cruddur frontend's dev server (http://localhost:3000 and
+    /// http://127.0.0.1:3000) and cognito mode allows none.
     #[arg(long, env = "FRONTEND_URL")]
     pub frontend_url: Option<String>,
     /// Most pooled database connections.
@@ -137,12 +139,19 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
             args.bind
         );
     }
-    let frontend_origin = args
+    let frontend_origins = match args
         .frontend_url
         .as_deref()
-        .map(|u| HeaderValue::from_str(u.trim_end_matches('/')))
-        .transpose()
-        .context("FRONTEND_URL is not a valid origin")?;
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(list) => api::cors::parse_origins(list)?,
+        // Out of the box, the Cruddur frontend's dev server may call a dev-mode API.
+        None if matches!(author_mode, AuthorMode::Dev) => api::cors::DEV_FRONTEND_ORIGINS
+            .iter()
+            .map(|o| HeaderValue::from_static(o))
+            .collect(),
+        None => Vec::new(),
+    };
     let app = api::router(
         AppState::new(
             pool.clone(),
@@ -152,7 +161,9 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
                 ..db::CreateQueueSettings::default()
             },
         ),
-        &RouterOptions { frontend_origin },
+        &RouterOptions {
+            frontend_origins: frontend_origins.clone(),
+        },
     );
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -161,7 +172,16 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     if matches!(author_mode, AuthorMode::Dev) && !addr.ip().is_loopback() {
         tracing::warn!(%addr, "dev mode on a non-loopback address (--allow-dev-auth-on-network): anyone who can reach it can post as any user");
     }
-    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), "serving");
+    let cors: Vec<&str> = frontend_origins
+        .iter()
+        .filter_map(|o| o.to_str().ok())
+        .collect();
+    let cors = if cors.is_empty() {
+        "none (cross-origin calls refused; set FRONTEND_URL)".to_owned()
+    } else {
+        cors.join(", ")
+    };
+    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), cors_origins = %cors, "serving");
     output::line(format!("cruddur is up: http://{addr}/api/activities/home"));
     run_until_shutdown(
         listener,

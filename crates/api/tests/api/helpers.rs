@@ -148,7 +148,7 @@ pub fn router_for(pool: db::Pool) -> Router {
     api::router(
         AppState::new(pool, AuthorMode::Dev, db::CreateQueueSettings::default()),
         &RouterOptions {
-            frontend_origin: Some(HeaderValue::from_static(FRONTEND)),
+            frontend_origins: vec![HeaderValue::from_static(FRONTEND)],
         },
     )
 }

@@ -187,3 +187,27 @@ fn half_a_cognito_configuration_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_frontend_url_that_is_not_a_list_of_origins_is_a_one_line_error() {
+    let assert = crate::cruddur()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--url",
+            &crate::url_of("x"),
+        ])
+        .env(
+            "FRONTEND_URL",
+            "http://localhost:3000, https://*.example.com",
+        )
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: FRONTEND_URL `https://*.example.com` is not an origin"),
+        "{stderr}"
+    );
+}

@@ -55,6 +55,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
         .args(["up", "--bind", "127.0.0.1:0"])
         .env("CRUDDUR_HOME", home.path())
         .env_remove("CONNECTION_URL")
+        .env_remove("FRONTEND_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -102,6 +103,28 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
     );
     assert!(feed.starts_with("HTTP/1.1 200"), "{feed}");
     assert!(feed.contains("This was imported as seed data!"), "{feed}");
+
+    // With no FRONTEND_URL, dev mode lets the Cruddur frontend's dev server call it.
+    for origin in ["http://localhost:3000", "http://127.0.0.1:3000"] {
+        let preflight = http(
+            &addr,
+            &format!(
+                "OPTIONS /api/activities HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert!(
+            preflight.contains(&format!("access-control-allow-origin: {origin}\r\n")),
+            "{preflight}"
+        );
+    }
+    let foreign = http(
+        &addr,
+        "OPTIONS /api/activities HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        !foreign.contains("access-control-allow-origin"),
+        "{foreign}"
+    );
 
     let body = r#"{"message":"posted by the up test","ttl":"1-day","user_handle":"bayko"}"#;
     let created = http(

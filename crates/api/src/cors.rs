@@ -1,0 +1,101 @@
+//! Which browser origins may call the API (CORS). Origins are validated when the server starts,
+//! so a typo is a one-line error, never a silently open or silently closed API.
+
+use axum::http::{header, HeaderValue, Method};
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// The Cruddur frontend's development origins, allowed in dev mode when `FRONTEND_URL` is unset.
+pub const DEV_FRONTEND_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
+
+/// How long browsers may cache a preflight answer.
+const MAX_AGE: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OriginError {
+    #[error("FRONTEND_URL `{0}` is not an origin: expected scheme://host[:port] (http or https, no path, no *)")]
+    NotAnOrigin(String),
+    #[error("FRONTEND_URL lists no origin")]
+    Empty,
+}
+
+/// Parses `FRONTEND_URL`: one or more comma-separated origins (`scheme://host[:port]`, a trailing
+/// `/` tolerated), each normalised the way browsers send them (lower-case scheme and host, no
+/// default port).
+pub fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, OriginError> {
+    let origins: Vec<HeaderValue> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(parse_origin)
+        .collect::<Result<_, _>>()?;
+    if origins.is_empty() {
+        return Err(OriginError::Empty);
+    }
+    Ok(origins)
+}
+
+fn parse_origin(text: &str) -> Result<HeaderValue, OriginError> {
+    let refuse = || OriginError::NotAnOrigin(text.to_owned());
+    if text.contains('*') {
+        return Err(refuse());
+    }
+    let url = url::Url::parse(text).map_err(|_| refuse())?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || !bare || !plain || url.host().is_none() {
+        return Err(refuse());
+    }
+    // ascii_serialization is exactly what a browser puts in its Origin header.
+    HeaderValue::from_str(&url.origin().ascii_serialization()).map_err(|_| refuse())
+}
+
+/// The CORS layer for `origins`: only those origins, only the methods the routes use, only the
+/// headers the frontend sends.
+pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all.
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(MAX_AGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_origins_is_normalised_as_browsers_send_them() {
+        let parsed =
+            parse_origins(" http://localhost:3000/, HTTPS://Cruddur.Example.com:443 ,").unwrap();
+        assert_eq!(
+            parsed,
+            [
+                HeaderValue::from_static("http://localhost:3000"),
+                HeaderValue::from_static("https://cruddur.example.com"),
+            ]
+        );
+    }
+
+    #[test]
+    fn anything_but_an_origin_is_refused_by_name() {
+        for bad in [
+            "*",
+            "http://*.example.com",
+            "localhost:3000",
+            "ftp://example.com",
+            "http://example.com/app",
+            "http://example.com/?x=1",
+            "http://user:pw@example.com",
+            "not a url",
+        ] {
+            assert_eq!(
+                parse_origins(bad),
+                Err(OriginError::NotAnOrigin(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_origins(" , "), Err(OriginError::Empty));
+    }
+}
