@@ -8,6 +8,7 @@ pub mod cors;
 pub mod error;
 pub mod observe;
 pub mod openapi;
+pub mod path;
 pub mod responses;
 pub mod routes;
 

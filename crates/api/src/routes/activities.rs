@@ -1,7 +1,7 @@
 //! Cruds: the home feed, creating a crud, a crud's status page, replying.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use db::activities::{self, ReplyOutcome};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::body::{text, JsonBody};
 use crate::error::ApiError;
+use crate::path::PathParams;
 use crate::responses::json;
 use crate::routes::{page_limit, parse_handle};
 use crate::AppState;
@@ -124,11 +125,12 @@ pub async fn create(
     responses(
         (status = 200, description = "The crud and its replies, oldest first", body = db::activity::StatusPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
     )
 )]
 pub async fn show(
     State(state): State<AppState>,
-    Path((handle, uuid)): Path<(String, String)>,
+    PathParams((handle, uuid)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     let handle = parse_handle(&handle)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
@@ -148,7 +150,7 @@ pub async fn show(
         (status = 200, description = "The created reply", body = db::activity::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, or `invalid_path` (a path segment that is not UTF-8)", body = Vec<String>),
         (status = 413, description = "`payload_too_large`", body = Vec<String>),
         (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
         (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
@@ -158,7 +160,7 @@ pub async fn show(
 )]
 pub async fn reply(
     State(state): State<AppState>,
-    Path(parent): Path<String>,
+    PathParams(parent): PathParams<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateReplyRequest>,
 ) -> Result<Response, ApiError> {

@@ -1,13 +1,14 @@
 //! Users: a user's page and the short form.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::path::PathParams;
 use crate::responses::json;
 use crate::routes::{page_limit, parse_handle};
 use crate::AppState;
@@ -26,11 +27,12 @@ pub struct UserPageQuery {
     responses(
         (status = 200, description = "Profile and newest cruds", body = db::users::UserPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
     )
 )]
 pub async fn page(
     State(state): State<AppState>,
-    Path(handle): Path<String>,
+    PathParams(handle): PathParams<String>,
     query: Result<Query<UserPageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
@@ -50,11 +52,12 @@ pub async fn page(
     responses(
         (status = 200, description = "uuid, handle and display name", body = db::users::UserShort),
         (status = 404, description = "`not_found`", body = Vec<String>),
+        (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
     )
 )]
 pub async fn short(
     State(state): State<AppState>,
-    Path(handle): Path<String>,
+    PathParams(handle): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let handle = parse_handle(&handle)?;
     let user = db::users::find_user_short(&state.pool, handle.as_str())

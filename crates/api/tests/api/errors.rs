@@ -140,3 +140,37 @@ async fn an_answer_out_of_step_with_the_code_is_a_500_not_database_unavailable()
         )
     );
 }
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_a_json_400_on_every_parameterised_route() {
+    let app = TestApp::seeded().await;
+    let before = app.count_activities().await;
+    for (method, uri) in [
+        ("GET", "/api/activities/@%FF"),
+        ("GET", "/api/activities/@andrewbrown/status/%FF"),
+        ("GET", "/api/users/@%FF%FE/short"),
+        ("POST", "/api/activities/%FF/reply"),
+    ] {
+        let reply = app
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(r#"{"message":"x","user_handle":"bayko"}"#))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.codes()),
+            (StatusCode::BAD_REQUEST, vec!["invalid_path".to_owned()]),
+            "{method} {uri}"
+        );
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/json",
+            "{uri}"
+        );
+    }
+    assert_eq!(app.count_activities().await, before);
+}
