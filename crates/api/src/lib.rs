@@ -28,6 +28,8 @@ pub struct AppState {
     /// New cruds go through here: concurrent creates share a statement and a commit.
     pub creates: CreateQueue,
     pub author_mode: AuthorMode,
+    /// Replies a feed or user-page item carries (its newest).
+    pub item_replies: i64,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             creates: CreateQueue::start(pool.clone(), creates),
             pool,
             author_mode,
+            item_replies: db::activities::DEFAULT_ITEM_REPLIES,
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// is busy are written together, with one commit.
     #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
     pub db_create_lanes: usize,
+    /// Replies a feed or user-page item carries, its newest (replies_count stays the total; the
+    /// status page shows them all). Keeps every page bounded whatever one crud attracts.
+    #[arg(long, env = "FEED_ITEM_REPLIES", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=20))]
+    pub item_replies: u8,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -152,15 +156,17 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         None => Vec::new(),
     };
+    let mut state = AppState::new(
+        pool.clone(),
+        author_mode.clone(),
+        db::CreateQueueSettings {
+            lanes: args.db_create_lanes,
+            ..db::CreateQueueSettings::default()
+        },
+    );
+    state.item_replies = i64::from(args.item_replies);
     let app = api::router(
-        AppState::new(
-            pool.clone(),
-            author_mode.clone(),
-            db::CreateQueueSettings {
-                lanes: args.db_create_lanes,
-                ..db::CreateQueueSettings::default()
-            },
-        ),
+        state,
         &RouterOptions {
             frontend_origins: frontend_origins.clone(),
         },

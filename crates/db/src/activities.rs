@@ -17,12 +17,17 @@ pub enum ReplyOutcome {
     UnknownParent,
 }
 
+/// Replies a feed or user-page item carries by default (its newest; `replies_count` is the
+/// true total, the status page has them all).
+pub const DEFAULT_ITEM_REPLIES: i64 = 3;
+
 /// A page of the home feed: unexpired top-level cruds, newest first, older than `before` when
-/// given (the uuid of the previous page's last item).
+/// given (the uuid of the previous page's last item), each with its newest `replies` replies.
 pub async fn list_home_feed(
     pool: &Pool,
     limit: i64,
     before: Option<Uuid>,
+    replies: i64,
 ) -> Result<Vec<FeedItem>, DbError> {
     let client = checkout(pool).await?;
     let rows = match before {
@@ -30,13 +35,15 @@ pub async fn list_home_feed(
             let statement = client
                 .prepare_cached(include_str!("../sql/activities/list_home_feed.sql"))
                 .await?;
-            client.query(&statement, &[&limit]).await?
+            client.query(&statement, &[&limit, &replies]).await?
         }
         Some(cursor) => {
             let statement = client
                 .prepare_cached(include_str!("../sql/activities/list_home_feed_before.sql"))
                 .await?;
-            client.query(&statement, &[&limit, &cursor]).await?
+            client
+                .query(&statement, &[&limit, &cursor, &replies])
+                .await?
         }
     };
     rows.iter()

@@ -92,17 +92,21 @@ pub struct UserPage {
     pub activities: Vec<FeedItem>,
 }
 
-/// The page of `handle` with at most `limit` cruds; `None` when no such user exists.
+/// The page of `handle` with at most `limit` cruds, each with its newest `replies` replies;
+/// `None` when no such user exists.
 pub async fn show_user_page(
     pool: &Pool,
     handle: &str,
     limit: i64,
+    replies: i64,
 ) -> Result<Option<UserPage>, DbError> {
     let client = checkout(pool).await?;
     let statement = client
         .prepare_cached(include_str!("../sql/users/show_user_page.sql"))
         .await?;
-    let rows = client.query(&statement, &[&handle, &limit]).await?;
+    let rows = client
+        .query(&statement, &[&handle, &limit, &replies])
+        .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };

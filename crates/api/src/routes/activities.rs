@@ -75,7 +75,7 @@ pub async fn home(
         .filter(|b| !b.is_empty())
         .map(|b| Uuid::parse_str(b).map_err(|_| ApiError::BadRequest("invalid_cursor")))
         .transpose()?;
-    let items = activities::list_home_feed(&state.pool, limit, before).await?;
+    let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
     json(StatusCode::OK, &items)
 }
 

@@ -38,7 +38,7 @@ pub async fn page(
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let handle = parse_handle(&handle)?;
     let limit = page_limit(query.limit.as_deref())?;
-    let page = db::users::show_user_page(&state.pool, handle.as_str(), limit)
+    let page = db::users::show_user_page(&state.pool, handle.as_str(), limit, state.item_replies)
         .await?
         .ok_or(ApiError::NotFound)?;
     json(StatusCode::OK, &page)

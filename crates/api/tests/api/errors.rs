@@ -97,7 +97,11 @@ async fn unknown_routes_are_404_and_wrong_methods_405_as_code_arrays() {
         .headers
         .get(header::ALLOW)
         .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(allow.as_deref(), Some("GET,HEAD"), "405 names the methods the route has");
+    assert_eq!(
+        allow.as_deref(),
+        Some("GET,HEAD"),
+        "405 names the methods the route has"
+    );
 }
 
 #[tokio::test]

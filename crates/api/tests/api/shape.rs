@@ -317,3 +317,27 @@ async fn every_response_object_has_exactly_the_documented_fields() {
     let short = app.get("/api/users/@bayko/short").await.json();
     assert_matches_schema(&doc, "UserShort", &short, "short user");
 }
+
+#[tokio::test]
+async fn feed_and_user_page_items_carry_their_three_newest_replies_and_the_true_count() {
+    let app = TestApp::seeded().await;
+    let uuid = create_for_andrew(&app, "popular").await;
+    for i in 1..=5 {
+        let reply = app.reply(&uuid, &format!("reply {i}"), "bayko").await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let seen = seen_everywhere(&app, "andrewbrown", &uuid).await;
+    let messages = |replies: &[Fields]| -> Vec<String> {
+        replies.iter().map(|r| r["message"].clone()).collect()
+    };
+    let newest = ["\"reply 3\"", "\"reply 4\"", "\"reply 5\""];
+    assert_eq!(
+        messages(&seen.feed.1),
+        newest,
+        "feed: newest three, oldest first"
+    );
+    assert_eq!(messages(&seen.user_page.1), newest, "user page likewise");
+    assert_eq!(seen.feed.0["replies_count"], "5", "the count is the total");
+    assert_eq!(seen.status_page.1.len(), 5, "the status page has them all");
+    assert_eq!(seen.status_page.1[2..], seen.feed.1[..], "the same bytes");
+}

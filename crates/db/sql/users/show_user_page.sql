@@ -1,8 +1,8 @@
 -- A user's page: the profile (uuid, handle, display_name, bio, cruds_count) on every row, and
--- the user's unexpired top-level cruds, newest first, at most $2, each with its replies
--- (activities_user_feed_idx). cruds_count counts the user's unexpired top-level cruds.
+-- the user's unexpired top-level cruds, newest first, at most $2, each with its newest $3
+-- replies (activities_user_feed_idx). cruds_count counts the user's unexpired top-level cruds.
 -- A user without cruds gives one row whose `activity` is NULL; an unknown handle gives no row.
--- $1: handle, $2: page size (bigint).
+-- $1: handle, $2: page size (bigint), $3: replies per item (bigint).
 SELECT u.uuid, u.handle, u.display_name, u.bio, counted.cruds_count,
        page.activity, page.replies
 FROM users u
@@ -12,7 +12,7 @@ CROSS JOIN LATERAL (
   WHERE c.user_uuid = u.uuid AND c.reply_to_activity_uuid IS NULL
 ) counted
 LEFT JOIN LATERAL (
-  SELECT a AS activity, ARRAY(SELECT r FROM activity_replies(a.uuid) r) AS replies,
+  SELECT a AS activity, ARRAY(SELECT r FROM newest_replies(a.uuid, $3) r) AS replies,
          a.created_at, a.uuid
   FROM live_activities a
   WHERE a.user_uuid = u.uuid

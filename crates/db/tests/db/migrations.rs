@@ -12,7 +12,8 @@ async fn migrating_twice_applies_once_then_nothing() {
         [
             "V1__initial_schema",
             "V2__one_activity_shape",
-            "V3__trustworthy_handles"
+            "V3__trustworthy_handles",
+            "V4__newest_replies"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -22,7 +23,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 3);
+    assert_eq!(history, 4);
 }
 
 #[tokio::test]
@@ -45,6 +46,11 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
             },
             MigrationState {
                 version: 3,
+                applied_on: None,
+                ..
+            },
+            MigrationState {
+                version: 4,
                 applied_on: None,
                 ..
             }

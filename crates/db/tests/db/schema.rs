@@ -294,8 +294,8 @@ async fn the_feed_statements_generic_plan_reads_the_feed_index_without_sorting()
     let plan = page_plan(
         &client,
         include_str!("../../sql/activities/list_home_feed.sql"),
-        "feed(bigint)",
-        "EXECUTE feed(20)",
+        "feed(bigint, bigint)",
+        "EXECUTE feed(20, 3)",
     )
     .await;
     assert_reads_the_feed_index_without_sorting(&plan);
@@ -317,8 +317,8 @@ async fn the_cursor_pages_generic_plan_reads_the_feed_index_without_sorting() {
     let plan = page_plan(
         &client,
         include_str!("../../sql/activities/list_home_feed_before.sql"),
-        "feed_before(bigint, uuid)",
-        &format!("EXECUTE feed_before(20, '{cursor}')"),
+        "feed_before(bigint, uuid, bigint)",
+        &format!("EXECUTE feed_before(20, '{cursor}', 3)"),
     )
     .await;
     assert_reads_the_feed_index_without_sorting(&plan);
