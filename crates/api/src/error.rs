@@ -41,6 +41,12 @@ pub enum ApiError {
     InvalidValue(#[source] DbError),
     #[error("database unavailable")]
     Unavailable(#[source] DbError),
+    /// More requests in flight than the server takes (load shedding).
+    #[error("overloaded")]
+    Overloaded,
+    /// The request ran past the request timeout.
+    #[error("request timed out")]
+    Timeout,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -60,7 +66,9 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded | Self::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +89,8 @@ impl ApiError {
             Self::Conflict => vec!["conflict"],
             Self::InvalidValue(_) => vec!["invalid_value"],
             Self::Unavailable(_) => vec!["database_unavailable"],
+            Self::Overloaded => vec!["overloaded"],
+            Self::Timeout => vec!["timeout"],
             Self::Internal(_) => vec!["internal_error"],
         }
     }
@@ -150,6 +160,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let cause = self.cause();
         let mut response = (self.status(), axum::Json(self.codes())).into_response();
+        if matches!(self, Self::Overloaded) {
+            // Shedding is momentary: a client may try again at once.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         if matches!(self, Self::Unauthorized(_)) {
             // RFC 6750: a 401 names the scheme the client should use.
             response.headers_mut().insert(

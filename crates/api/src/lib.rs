@@ -6,6 +6,7 @@ pub mod body;
 pub mod cognito;
 pub mod cors;
 pub mod error;
+pub mod limits;
 pub mod observe;
 pub mod openapi;
 pub mod path;
@@ -49,10 +50,12 @@ impl AppState {
 pub struct RouterOptions {
     /// Browser origins allowed by CORS (see [`cors`]); none: cross-origin calls are refused.
     pub frontend_origins: Vec<HeaderValue>,
+    /// Request timeout and in-flight cap (see [`limits`]).
+    pub limits: limits::Limits,
 }
 
 pub fn router(state: AppState, options: &RouterOptions) -> Router {
-    let mut app = Router::new()
+    let routes = Router::new()
         .route("/api/health-check", get(routes::health::health_check))
         .route("/api/activities/home", get(routes::activities::home))
         .route("/api/activities", post(routes::activities::create))
@@ -71,10 +74,19 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
             put(routes::profile::update).post(routes::profile::update),
         )
         .route("/api/openapi.json", get(openapi::serve))
+        .with_state(state);
+    serve_layers(routes, options)
+}
+
+/// What every route of the server runs inside, outermost last: limits and panic catching, the
+/// request log line and request id, CORS. Public so tests can put routes of their own (a slow
+/// or panicking handler) under exactly the server's layers.
+pub fn serve_layers(routes: Router, options: &RouterOptions) -> Router {
+    let app = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES));
+    let mut app = limits::apply(app, &options.limits)
         // Outermost last: screen the client's id, set one, echo it, then trace inside.
         .layer(observe::trace())
         .layer(observe::propagate_request_id())

@@ -43,6 +43,13 @@ pub struct ServeArgs {
     /// status page shows them all). Keeps every page bounded whatever one crud attracts.
     #[arg(long, env = "FEED_ITEM_REPLIES", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=20))]
     pub item_replies: u8,
+    /// Longest a request may take before it is answered 503 ["timeout"].
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = api::limits::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    pub request_timeout_secs: u64,
+    /// Most requests handled at once; beyond it requests are answered 503 ["overloaded"] with
+    /// Retry-After at once instead of queueing.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = api::limits::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -169,6 +176,10 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         state,
         &RouterOptions {
             frontend_origins: frontend_origins.clone(),
+            limits: api::limits::Limits {
+                request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+                max_in_flight: args.max_in_flight.max(1),
+            },
         },
     );
     let listener = tokio::net::TcpListener::bind(args.bind)

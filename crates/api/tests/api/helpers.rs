@@ -149,6 +149,7 @@ pub fn router_for(pool: db::Pool) -> Router {
         AppState::new(pool, AuthorMode::Dev, db::CreateQueueSettings::default()),
         &RouterOptions {
             frontend_origins: vec![HeaderValue::from_static(FRONTEND)],
+            ..RouterOptions::default()
         },
     )
 }

@@ -7,6 +7,7 @@ mod cognito_support;
 mod cors_and_docs;
 mod errors;
 mod helpers;
+mod limits;
 mod observe;
 mod outage;
 mod replies;
