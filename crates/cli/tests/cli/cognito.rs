@@ -1,8 +1,8 @@
 //! `cruddur serve` in cognito mode, as deployed: the real binary, a real JWKS endpoint on
 //! 127.0.0.1, tokens signed by the test pool's key. And dev mode refusing a network address.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 use test_db::cognito::{access_claims, keys, ANDREW_SUB, CLIENT_ID, POOL_ID};
 use test_db::TestDb;
+
+use crate::serve::{forward_lines, http};
 
 const GUARD: Duration = Duration::from_secs(60);
 
@@ -30,15 +32,6 @@ fn serve_json_forever(body: String) -> String {
         }
     });
     format!("http://{addr}/{POOL_ID}/.well-known/jwks.json")
-}
-
-fn http(addr: &str, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(GUARD)).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn post(addr: &str, token: Option<&str>, body: &str) -> String {
@@ -95,17 +88,8 @@ async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
     let stderr = child.stderr.take().unwrap();
     let _server = Killed(child);
     let (tx, rx) = mpsc::channel();
-    let log_tx = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = log_tx.send(line);
-        }
-    });
+    forward_lines(stdout, tx.clone());
+    forward_lines(stderr, tx);
     let mut seen = Vec::new();
     let addr = loop {
         let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
@@ -148,40 +132,45 @@ async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
     );
 }
 
+/// `cruddur serve` with `bind` and `env` (name, value; an empty value removes it), expected to
+/// refuse to start; its stderr.
+fn serve_refuses(bind: &str, env: &[(&str, &str)]) -> String {
+    let url = crate::url_of("no_database_needed");
+    let mut command = crate::cruddur();
+    command.args(["serve", "--bind", bind, "--url", &url]);
+    for (name, value) in env {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
+    let assert = command.assert().failure();
+    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
+}
+
 #[test]
 fn dev_mode_refuses_a_network_address_without_the_explicit_flag() {
-    let assert = crate::cruddur()
-        .args([
-            "serve",
-            "--bind",
-            "0.0.0.0:0",
-            "--url",
-            &crate::url_of("no_database_needed"),
-        ])
-        .env_remove("AWS_COGNITO_USER_POOL_ID")
-        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = serve_refuses(
+        "0.0.0.0:0",
+        &[
+            ("AWS_COGNITO_USER_POOL_ID", ""),
+            ("AWS_COGNITO_USER_POOL_CLIENT_ID", ""),
+        ],
+    );
     assert!(stderr.contains("refusing to serve dev mode"), "{stderr}");
     assert!(stderr.contains("--allow-dev-auth-on-network"), "{stderr}");
 }
 
 #[test]
 fn half_a_cognito_configuration_is_refused() {
-    let assert = crate::cruddur()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--url",
-            &crate::url_of("x"),
-        ])
-        .env("AWS_COGNITO_USER_POOL_ID", POOL_ID)
-        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let stderr = serve_refuses(
+        "127.0.0.1:0",
+        &[
+            ("AWS_COGNITO_USER_POOL_ID", POOL_ID),
+            ("AWS_COGNITO_USER_POOL_CLIENT_ID", ""),
+        ],
+    );
     assert!(
         stderr.contains("set both AWS_COGNITO_USER_POOL_ID"),
         "{stderr}"
@@ -190,21 +179,13 @@ fn half_a_cognito_configuration_is_refused() {
 
 #[test]
 fn a_frontend_url_that_is_not_a_list_of_origins_is_a_one_line_error() {
-    let assert = crate::cruddur()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--url",
-            &crate::url_of("x"),
-        ])
-        .env(
+    let stderr = serve_refuses(
+        "127.0.0.1:0",
+        &[(
             "FRONTEND_URL",
             "http://localhost:3000, https://*.example.com",
-        )
-        .assert()
-        .failure();
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        )],
+    );
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: FRONTEND_URL `https://*.example.com` is not an origin"),

@@ -31,13 +31,23 @@ impl Drop for Server {
     }
 }
 
-fn http(addr: &str, request: &str) -> String {
+/// Sends one raw HTTP/1.1 request and reads the whole answer (the request says `Connection: close`).
+pub fn http(addr: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(GUARD)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// Sends every line `from` prints to `to`, from a thread of its own, until it closes.
+pub fn forward_lines(from: impl Read + Send + 'static, to: mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            let _ = to.send(line);
+        }
+    });
 }
 
 #[test]
@@ -67,11 +77,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
     };
     let stdout = server.child.as_mut().unwrap().stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    forward_lines(stdout, tx);
     let mut printed = Vec::new();
     let url = loop {
         let line = rx.recv_timeout(GUARD).expect("up must print its URL");
