@@ -24,7 +24,7 @@ pub enum DbCommand {
     SchemaLoad,
     /// Apply pending migrations.
     Migrate,
-    /// Applied and pending migrations, and row counts.
+    /// Applied and pending migrations, row counts, and handles that break the handle rule.
     Status,
     /// Load the seed users and crud (idempotent); --demo N also adds N generated cruds.
     Seed(SeedArgs),

@@ -143,17 +143,13 @@ async fn an_unreachable_database_fails_the_invocation_within_a_bound_without_per
         .local_addr()
         .unwrap()
         .port();
-    let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
-        .parse()
-        .unwrap();
-    let pool = db::pool::build_pool(
-        &settings,
+    let pool = crate::pool_on_port(
+        port,
         &db::PoolSettings {
             acquire_timeout: Duration::from_millis(500),
             ..db::PoolSettings::default()
         },
-    )
-    .unwrap();
+    );
     let err = tokio::time::timeout(Duration::from_secs(20), handle_json(&pool, example_event()))
         .await
         .expect("must fail on its own, not hang")

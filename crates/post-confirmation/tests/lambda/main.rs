@@ -13,6 +13,14 @@ pub fn example_event() -> Value {
     serde_json::from_str(include_str!("../../../../deploy/lambda/example-event.json")).unwrap()
 }
 
+/// A pool aimed at 127.0.0.1:`port` (where no real database answers), with `tuning`.
+pub fn pool_on_port(port: u16, tuning: &db::PoolSettings) -> db::Pool {
+    let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
+        .parse()
+        .unwrap();
+    db::pool::build_pool(&settings, tuning).unwrap()
+}
+
 /// The example event for another user.
 pub fn event_for(sub: &str, handle: &str, name: &str, email: &str) -> Value {
     let mut event = example_event();

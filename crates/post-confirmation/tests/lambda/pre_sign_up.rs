@@ -107,19 +107,15 @@ fn black_hole() -> (TcpListener, u16) {
 #[tokio::test]
 async fn both_triggers_give_up_at_their_deadline_when_the_database_never_answers() {
     let (_held, port) = black_hole();
-    let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
-        .parse()
-        .unwrap();
     // The Lambda binary's own pool settings.
-    let pool = db::pool::build_pool(
-        &settings,
+    let pool = crate::pool_on_port(
+        port,
         &db::PoolSettings {
             max_size: 1,
             acquire_timeout: Duration::from_millis(3_000),
             statement_timeout: Duration::from_millis(3_000),
         },
-    )
-    .unwrap();
+    );
     for event in [crate::example_event(), pre_sign_up_event("cruddurtester")] {
         let err = tokio::time::timeout(Duration::from_secs(30), handle_json(&pool, event))
             .await
