@@ -37,3 +37,28 @@ pub struct ApiDoc;
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// The answers every writing route (create, reply, profile update) may give besides its own,
+/// documented once. Never constructed: it exists for the document.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum WriteRejections {
+    #[response(status = 413, description = "`payload_too_large`")]
+    PayloadTooLarge(Vec<String>),
+    #[response(status = 415, description = "`unsupported_media_type`")]
+    UnsupportedMediaType(Vec<String>),
+    #[response(
+        status = 401,
+        description = "`unauthorized` (cognito mode: no valid access token)"
+    )]
+    Unauthorized(Vec<String>),
+    #[response(
+        status = 403,
+        description = "`forbidden` (cognito mode: `user_handle` names another user)"
+    )]
+    Forbidden(Vec<String>),
+    #[response(
+        status = 503,
+        description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`"
+    )]
+    Unavailable(Vec<String>),
+}

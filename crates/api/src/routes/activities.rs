@@ -88,11 +88,7 @@ pub async fn home(
         (status = 200, description = "The created crud", body = db::activity::FeedItem),
         (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`", body = Vec<String>),
-        (status = 413, description = "`payload_too_large`", body = Vec<String>),
-        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
-        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
-        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
-        (status = 503, description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`", body = Vec<String>),
+        crate::openapi::WriteRejections,
     )
 )]
 pub async fn create(
@@ -151,11 +147,7 @@ pub async fn show(
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`, or `invalid_path` (a path segment that is not UTF-8)", body = Vec<String>),
-        (status = 413, description = "`payload_too_large`", body = Vec<String>),
-        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
-        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
-        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
-        (status = 503, description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`", body = Vec<String>),
+        crate::openapi::WriteRejections,
     )
 )]
 pub async fn reply(

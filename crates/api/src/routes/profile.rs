@@ -38,11 +38,7 @@ pub struct ProfileUpdateRequest {
         (status = 200, description = "The updated short form", body = db::users::UserShort),
         (status = 422, description = "Every failing rule: `user_handle_blank`, `display_name_blank`, `display_name_exceed_max_chars`, `display_name_invalid_characters`, `bio_exceed_max_chars`, `bio_invalid_characters`; or `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`", body = Vec<String>),
-        (status = 413, description = "`payload_too_large`", body = Vec<String>),
-        (status = 415, description = "`unsupported_media_type`", body = Vec<String>),
-        (status = 401, description = "`unauthorized` (cognito mode: no valid access token)", body = Vec<String>),
-        (status = 403, description = "`forbidden` (cognito mode: `user_handle` names another user)", body = Vec<String>),
-        (status = 503, description = "`auth_unavailable` or `database_unavailable`", body = Vec<String>),
+        crate::openapi::WriteRejections,
     )
 )]
 pub async fn update(

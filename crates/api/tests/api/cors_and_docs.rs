@@ -131,4 +131,18 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
         }
     }
     assert_eq!(operations, expected.len());
+    // Every writing operation documents the answers all writes share (one list in the code).
+    for (method, path) in [
+        ("post", "/api/activities"),
+        ("post", "/api/activities/{uuid}/reply"),
+        ("put", "/api/profile/update"),
+        ("post", "/api/profile/update"),
+    ] {
+        for status in ["400", "401", "403", "413", "415", "422", "503"] {
+            assert!(
+                paths[path][method]["responses"][status].is_object(),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
 }
