@@ -70,3 +70,16 @@ ensure_cargo_machete() {
   say "installing cargo-machete (cargo install --locked)"
   cargo install --locked --quiet cargo-machete
 }
+
+# Fails early, and says why, when the disk under target/ cannot hold a build: a full disk
+# otherwise shows up minutes later as a linker crash (ld: Bus error, LLVM "IO failure").
+ensure_disk_space() {
+  local need_gb="$1" dir free_kb
+  dir="${CARGO_TARGET_DIR:-target}"
+  mkdir -p "$dir"
+  free_kb="$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')"
+  if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+    echo "error: $((free_kb / 1024 / 1024)) GB free under $dir; a full build needs about $need_gb GB (cargo clean, or free some disk)" >&2
+    return 1
+  fi
+}
