@@ -25,8 +25,12 @@ pub enum ApiError {
     /// The user pool's keys cannot be fetched, so no token can be judged now.
     #[error("authentication unavailable: {0}")]
     AuthUnavailable(String),
+    /// The route exists; the resource it names does not.
     #[error("not found")]
     NotFound,
+    /// No route has this path: a client's typo or an old client, not a missing resource.
+    #[error("no such route")]
+    NoRoute,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("unsupported media type")]
@@ -57,7 +61,7 @@ impl ApiError {
             Self::Validation(_) | Self::UserNotFound | Self::InvalidValue(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::LegacyHandle => StatusCode::FORBIDDEN,
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,6 +82,7 @@ impl ApiError {
             Self::Validation(rules) => rules.iter().map(|r| r.code()).collect(),
             Self::UserNotFound => vec!["user_not_found"],
             Self::NotFound => vec!["not_found"],
+            Self::NoRoute => vec!["route_not_found"],
             Self::Unauthorized(_) => vec!["unauthorized"],
             Self::Forbidden => vec!["forbidden"],
             Self::LegacyHandle => vec!["forbidden", "user_handle_invalid"],

@@ -83,7 +83,7 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
 /// or panicking handler) under exactly the server's layers.
 pub fn serve_layers(routes: Router, options: &RouterOptions) -> Router {
     let app = routes
-        .fallback(not_found)
+        .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES));
     let mut app = limits::apply(app, &options.limits)
@@ -98,8 +98,8 @@ pub fn serve_layers(routes: Router, options: &RouterOptions) -> Router {
     app
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+async fn no_route() -> ApiError {
+    ApiError::NoRoute
 }
 
 async fn method_not_allowed() -> ApiError {

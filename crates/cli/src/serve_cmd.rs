@@ -40,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
     pub db_create_lanes: usize,
     /// Replies a feed or user-page item carries, its newest (replies_count stays the total; the
-    /// status page shows them all). Keeps every page bounded whatever one crud attracts.
+    /// status page pages through them all). Keeps every page bounded whatever one crud attracts.
     #[arg(long, env = "FEED_ITEM_REPLIES", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=20))]
     pub item_replies: u8,
     /// Longest a request may take before it is answered 503 ["timeout"].

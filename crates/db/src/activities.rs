@@ -18,7 +18,7 @@ pub enum ReplyOutcome {
 }
 
 /// Replies a feed or user-page item carries by default (its newest; `replies_count` is the
-/// true total, the status page has them all).
+/// true total; the status page pages through them all).
 pub const DEFAULT_ITEM_REPLIES: i64 = 3;
 
 /// A page of the home feed: unexpired top-level cruds, newest first, older than `before` when
@@ -100,17 +100,35 @@ pub async fn create_reply(
     }
 }
 
-/// An unexpired crud of `handle` and all its replies; `None` when there is no such crud.
+/// An unexpired crud of `handle` and a page of its replies, oldest first: the first `limit`, or
+/// the `limit` after the reply `after` (the previous page's last). `None` when there is no such
+/// crud; an `after` that is not one of its replies gives no replies.
 pub async fn show_activity(
     pool: &Pool,
     handle: &str,
     uuid: Uuid,
+    limit: i64,
+    after: Option<Uuid>,
 ) -> Result<Option<StatusPage>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/activities/show_activity.sql"))
-        .await?;
-    let row = client.query_opt(&statement, &[&handle, &uuid]).await?;
+    let row = match after {
+        None => {
+            let statement = client
+                .prepare_cached(include_str!("../sql/activities/show_activity.sql"))
+                .await?;
+            client
+                .query_opt(&statement, &[&handle, &uuid, &limit])
+                .await?
+        }
+        Some(cursor) => {
+            let statement = client
+                .prepare_cached(include_str!("../sql/activities/show_activity_after.sql"))
+                .await?;
+            client
+                .query_opt(&statement, &[&handle, &uuid, &limit, &cursor])
+                .await?
+        }
+    };
     Ok(row
         .map(|r| FeedItem::from_row(&r).map(StatusPage::from))
         .transpose()?)

@@ -70,7 +70,7 @@ impl FeedItem {
     }
 }
 
-/// `GET /api/activities/@{handle}/status/{uuid}`: a crud and all its replies.
+/// `GET /api/activities/@{handle}/status/{uuid}`: a crud and a page of its replies, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusPage {

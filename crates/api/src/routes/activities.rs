@@ -15,7 +15,7 @@ use crate::body::{text, JsonBody};
 use crate::error::ApiError;
 use crate::path::PathParams;
 use crate::responses::json;
-use crate::routes::{page_limit, parse_handle};
+use crate::routes::{cursor, page_limit, parse_handle};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -24,6 +24,15 @@ pub struct FeedQuery {
     pub limit: Option<String>,
     /// Cursor: the `uuid` of the last item of the previous page.
     pub before: Option<String>,
+}
+
+/// Query of the status page: a page of the crud's replies, oldest first.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatusQuery {
+    /// Replies per page, 1–100 (default 20; larger values are capped at 100).
+    pub limit: Option<String>,
+    /// Cursor: the `uuid` of the last reply of the previous page.
+    pub after: Option<String>,
 }
 
 /// Body of `POST /api/activities`.
@@ -69,12 +78,7 @@ pub async fn home(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let limit = page_limit(query.limit.as_deref())?;
-    let before = query
-        .before
-        .as_deref()
-        .filter(|b| !b.is_empty())
-        .map(|b| Uuid::parse_str(b).map_err(|_| ApiError::BadRequest("invalid_cursor")))
-        .transpose()?;
+    let before = cursor(query.before.as_deref())?;
     let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
     json(StatusCode::OK, &items)
 }
@@ -117,20 +121,26 @@ pub async fn create(
     params(
         ("handle" = String, Path, description = "Author handle"),
         ("uuid" = Uuid, Path, description = "Crud uuid"),
+        StatusQuery,
     ),
     responses(
-        (status = 200, description = "The crud and its replies, oldest first", body = db::activity::StatusPage),
+        (status = 200, description = "The crud and a page of its replies, oldest first (`replies_count` is the total)", body = db::activity::StatusPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
+        (status = 400, description = "`invalid_path` (a path segment that is not UTF-8), `invalid_limit`, `invalid_cursor` or `invalid_query`", body = Vec<String>),
+        (status = 503, description = "`database_unavailable`", body = Vec<String>),
     )
 )]
 pub async fn show(
     State(state): State<AppState>,
     PathParams((handle, uuid)): PathParams<(String, String)>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
+    let limit = page_limit(query.limit.as_deref())?;
+    let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
-    let page = activities::show_activity(&state.pool, handle.as_str(), uuid)
+    let page = activities::show_activity(&state.pool, handle.as_str(), uuid, limit, after)
         .await?
         .ok_or(ApiError::NotFound)?;
     json(StatusCode::OK, &page)

@@ -6,6 +6,7 @@ pub mod profile;
 pub mod users;
 
 use domain::Handle;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -23,6 +24,13 @@ pub fn page_limit(raw: Option<&str>) -> Result<i64, ApiError> {
             _ => Err(ApiError::BadRequest("invalid_limit")),
         },
     }
+}
+
+/// A keyset cursor (`before` / `after`): absent or empty → none; else a uuid or `invalid_cursor`.
+pub fn cursor(raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    raw.filter(|c| !c.is_empty())
+        .map(|c| Uuid::parse_str(c).map_err(|_| ApiError::BadRequest("invalid_cursor")))
+        .transpose()
 }
 
 /// A handle from the path; one that cannot exist is simply not found.

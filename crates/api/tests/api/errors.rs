@@ -74,7 +74,22 @@ async fn a_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_as_code_arrays() {
     let app = TestApp::seeded().await;
-    let reply = app.get("/api/nothing-here").await;
+    // An unknown route says so; an unknown resource on a known route is `not_found`.
+    for uri in [
+        "/api/nothing-here",
+        "/api/activities/home/extra",
+        "/api/activities/@bayko/status",
+        "/api/users/@bayko",
+        "/",
+    ] {
+        let reply = app.get(uri).await;
+        assert_eq!(
+            (reply.status, reply.codes()),
+            (StatusCode::NOT_FOUND, vec!["route_not_found".to_owned()]),
+            "{uri}"
+        );
+    }
+    let reply = app.get("/api/activities/@nobody").await;
     assert_eq!(
         (reply.status, reply.codes()),
         (StatusCode::NOT_FOUND, vec!["not_found".to_owned()])

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
 mod activities;
+mod bounded;
 mod cognito;
 mod cognito_support;
 mod cors_and_docs;

@@ -34,7 +34,9 @@ async fn an_unknown_handle_is_404_everywhere() {
     for uri in [
         "/api/activities/@nobody",
         "/api/users/@nobody/short",
+        "/api/activities/@nobody/status/x",
         "/api/activities/@/status/x",
+        "/api/activities/@bayko/status/00000000-0000-4000-8000-000000000000",
     ] {
         let reply = app.get(uri).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
