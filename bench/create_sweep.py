@@ -45,7 +45,7 @@ def main():
     try:
         for name, lanes, port in (("ours", "4", 4590), ("ours, no group commit", "1024", 4591)):
             env = dict(cluster.env, CONNECTION_URL=url, DB_CREATE_LANES=lanes)
-            servers[name] = (R.start([str(R.CRUDDUR), "serve", "--bind", f"127.0.0.1:{port}"],
+            servers[name] = (R.start([str(R.CRUDDUR), "serve", "--bind", f"127.0.0.1:{port}", "--no-write-limits"],
                                      env=env), port)
             R.wait_http(f"http://127.0.0.1:{port}/api/health-check")
         systems = [(name, (lambda p: lambda c, s: R.wrk(

@@ -45,6 +45,9 @@ pub enum ApiError {
     InvalidValue(#[source] DbError),
     #[error("database unavailable")]
     Unavailable(#[source] DbError),
+    /// The client or the author has used up their write allowance.
+    #[error("rate limited")]
+    RateLimited(crate::rate_limit::Allowance),
     /// More requests in flight than the server takes (load shedding).
     #[error("overloaded")]
     Overloaded,
@@ -70,6 +73,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded | Self::Timeout => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +99,7 @@ impl ApiError {
             Self::InvalidValue(_) => vec!["invalid_value"],
             Self::Unavailable(_) => vec!["database_unavailable"],
             Self::Overloaded => vec!["overloaded"],
+            Self::RateLimited(_) => vec!["rate_limited"],
             Self::Timeout => vec!["timeout"],
             Self::Internal(_) => vec!["internal_error"],
         }
@@ -171,6 +176,13 @@ impl IntoResponse for ApiError {
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),
             );
+        }
+        if let Self::RateLimited(allowance) = &self {
+            if let Ok(value) = allowance.retry_after_secs().to_string().parse() {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
         }
         if matches!(self, Self::Unauthorized(_)) {
             // RFC 6750: a 401 names the scheme the client should use.

@@ -10,8 +10,10 @@ pub mod limits;
 pub mod observe;
 pub mod openapi;
 pub mod path;
+pub mod rate_limit;
 pub mod responses;
 pub mod routes;
+pub mod server;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub author_mode: AuthorMode,
     /// Replies a feed or user-page item carries (its newest).
     pub item_replies: i64,
+    /// Write allowances per client address and per author.
+    pub write_limiter: std::sync::Arc<rate_limit::WriteLimiter>,
 }
 
 impl AppState {
@@ -41,6 +45,7 @@ impl AppState {
             pool,
             author_mode,
             item_replies: db::activities::DEFAULT_ITEM_REPLIES,
+            write_limiter: rate_limit::WriteLimiter::new(rate_limit::WriteLimits::default()),
         }
     }
 }
@@ -55,10 +60,15 @@ pub struct RouterOptions {
 }
 
 pub fn router(state: AppState, options: &RouterOptions) -> Router {
+    let limit_writes =
+        || axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_writes);
     let routes = Router::new()
         .route("/api/health-check", get(routes::health::health_check))
         .route("/api/activities/home", get(routes::activities::home))
-        .route("/api/activities", post(routes::activities::create))
+        .route(
+            "/api/activities",
+            post(routes::activities::create).route_layer(limit_writes()),
+        )
         .route("/api/activities/@{handle}", get(routes::users::page))
         .route(
             "/api/activities/@{handle}/status/{uuid}",
@@ -66,12 +76,14 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
         )
         .route(
             "/api/activities/{uuid}/reply",
-            post(routes::activities::reply),
+            post(routes::activities::reply).route_layer(limit_writes()),
         )
         .route("/api/users/@{handle}/short", get(routes::users::short))
         .route(
             "/api/profile/update",
-            put(routes::profile::update).post(routes::profile::update),
+            put(routes::profile::update)
+                .post(routes::profile::update)
+                .route_layer(limit_writes()),
         )
         .route("/api/openapi.json", get(openapi::serve))
         .with_state(state);

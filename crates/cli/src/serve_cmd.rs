@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use api::{AppState, AuthorMode, RouterOptions};
 use axum::http::HeaderValue;
-use axum::serve::ListenerExt;
 use db::PoolSettings;
 
 use crate::output;
@@ -50,6 +49,32 @@ pub struct ServeArgs {
     /// Retry-After at once instead of queueing.
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = api::limits::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
+    /// Longest a client may take to send a request's headers, from when its connection opened
+    /// or its previous response was done; slow-header clients are closed after it.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection idle this long after a request is closed (at most the header-read
+    /// timeout). Behind a load balancer, make the balancer's idle timeout shorter than this.
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = api::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Writes (create, reply, profile update) allowed per client address: N/window, refilled
+    /// steadily (window in s, m or h).
+    #[arg(long, env = "WRITE_LIMIT_PER_ADDRESS", default_value = api::rate_limit::DEFAULT_PER_ADDRESS)]
+    pub write_limit_per_address: api::rate_limit::Rate,
+    /// Writes allowed per author, N/window like the per-address limit.
+    #[arg(long, env = "WRITE_LIMIT_PER_AUTHOR", default_value = api::rate_limit::DEFAULT_PER_AUTHOR)]
+    pub write_limit_per_author: api::rate_limit::Rate,
+    /// Proxies in front of the server that append the client to X-Forwarded-For (an AWS load
+    /// balancer: 1). 0: the client is the TCP peer and X-Forwarded-For is ignored.
+    #[arg(long, env = "TRUST_PROXY_HOPS", default_value_t = 0)]
+    pub trust_proxy_hops: usize,
+    /// Turn the write rate limits off (for benchmarks that write from one address). Unsafe on a
+    /// server anyone can reach.
+    #[arg(long)]
+    pub no_write_limits: bool,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -172,6 +197,23 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         },
     );
     state.item_replies = i64::from(args.item_replies);
+    let write_limits = if args.no_write_limits {
+        tracing::warn!("write rate limits are off (--no-write-limits)");
+        api::rate_limit::WriteLimits::OFF
+    } else {
+        api::rate_limit::WriteLimits {
+            per_address: Some(args.write_limit_per_address),
+            per_author: Some(args.write_limit_per_author),
+            trust_proxy_hops: args.trust_proxy_hops,
+        }
+    };
+    state.write_limiter = api::rate_limit::WriteLimiter::new(write_limits);
+    let connection_limits = api::server::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: args.max_connections,
+    };
+    connection_limits.validate()?;
     let app = api::router(
         state,
         &RouterOptions {
@@ -198,50 +240,32 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         cors.join(", ")
     };
-    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), cors_origins = %cors, "serving");
+    let write_limits = match (write_limits.per_address, write_limits.per_author) {
+        (Some(address), Some(author)) => format!(
+            "{address} per address, {author} per author, {} trusted proxy hops",
+            write_limits.trust_proxy_hops
+        ),
+        _ => "off".to_owned(),
+    };
+    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), cors_origins = %cors, %write_limits, "serving");
     output::line(format!("cruddur is up: http://{addr}/api/activities/home"));
-    run_until_shutdown(
+    let drain = api::server::serve(
         listener,
         app,
+        connection_limits,
+        shutdown_signal(),
         Duration::from_secs(args.shutdown_timeout_secs),
     )
     .await?;
+    if let api::server::Drain::TimedOut { open } = drain {
+        tracing::warn!(
+            open,
+            grace_secs = args.shutdown_timeout_secs,
+            "requests still running after the grace period; exiting"
+        );
+    }
     pool.close();
     Ok(())
-}
-
-async fn run_until_shutdown(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    grace: Duration,
-) -> anyhow::Result<()> {
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    // Responses go out in one write; without TCP_NODELAY a reply can wait for the peer's
-    // delayed ACK of the previous one.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = signalled_tx.send(());
-    });
-    let deadline = async move {
-        if signalled_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result.context("server error"),
-        () = deadline => {
-            tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; exiting");
-            Ok(())
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::body::{text, JsonBody};
 use crate::error::ApiError;
 use crate::path::PathParams;
+use crate::rate_limit::with_author_allowance;
 use crate::responses::json;
 use crate::routes::{cursor, page_limit, parse_handle};
 use crate::AppState;
@@ -104,14 +105,19 @@ pub async fn create(
         .author_mode
         .writer(&state.pool, &headers, text(&body.user_handle))
         .await?;
-    let crud = NewCrud::parse(text(&body.ttl), author.as_deref(), text(&body.message))
-        .map_err(ApiError::Validation)?;
-    let created = state
-        .creates
-        .create(crud)
-        .await?
-        .ok_or(ApiError::UserNotFound)?;
-    json(StatusCode::OK, &created)
+    let allowance = state.write_limiter.check_author(author.as_deref())?;
+    let answer = async {
+        let crud = NewCrud::parse(text(&body.ttl), author.as_deref(), text(&body.message))
+            .map_err(ApiError::Validation)?;
+        let created = state
+            .creates
+            .create(crud)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        json(StatusCode::OK, &created)
+    }
+    .await;
+    Ok(with_author_allowance(answer, allowance))
 }
 
 #[utoipa::path(
@@ -171,11 +177,16 @@ pub async fn reply(
         .author_mode
         .writer(&state.pool, &headers, text(&body.user_handle))
         .await?;
-    let new_reply =
-        NewReply::parse(author.as_deref(), text(&body.message)).map_err(ApiError::Validation)?;
-    match activities::create_reply(&state.pool, parent, &new_reply).await? {
-        ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
-        ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
-        ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
+    let allowance = state.write_limiter.check_author(author.as_deref())?;
+    let answer = async {
+        let new_reply = NewReply::parse(author.as_deref(), text(&body.message))
+            .map_err(ApiError::Validation)?;
+        match activities::create_reply(&state.pool, parent, &new_reply).await? {
+            ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
+            ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
+            ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
+        }
     }
+    .await;
+    Ok(with_author_allowance(answer, allowance))
 }

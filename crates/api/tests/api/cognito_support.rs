@@ -83,18 +83,25 @@ impl JwksServer {
 
 /// The seeded app in cognito mode; `andrewbrown` is the user with [`ANDREW_SUB`].
 pub async fn cognito_app(verifier: Arc<Verifier>) -> TestApp {
+    cognito_app_with_write_limits(verifier, api::rate_limit::WriteLimits::default()).await
+}
+
+/// [`cognito_app`] with these write limits.
+pub async fn cognito_app_with_write_limits(
+    verifier: Arc<Verifier>,
+    limits: api::rate_limit::WriteLimits,
+) -> TestApp {
     let mut app = TestApp::seeded().await;
     app.sql(&format!(
         "UPDATE users SET cognito_user_id = '{ANDREW_SUB}' WHERE handle = 'andrewbrown'"
     ))
     .await;
-    app.router = api::router(
-        AppState::new(
-            app.db.pool().clone(),
-            AuthorMode::Cognito(verifier),
-            db::CreateQueueSettings::default(),
-        ),
-        &RouterOptions::default(),
+    let mut state = AppState::new(
+        app.db.pool().clone(),
+        AuthorMode::Cognito(verifier),
+        db::CreateQueueSettings::default(),
     );
+    state.write_limiter = api::rate_limit::WriteLimiter::new(limits);
+    app.router = crate::helpers::from_test_peer(api::router(state, &RouterOptions::default()));
     app
 }

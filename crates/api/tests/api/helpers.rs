@@ -47,6 +47,19 @@ impl TestApp {
         app
     }
 
+    /// Seeded, with these write limits instead of the defaults.
+    pub async fn with_write_limits(limits: api::rate_limit::WriteLimits) -> Self {
+        let mut app = Self::seeded().await;
+        let mut state = AppState::new(
+            app.db.pool().clone(),
+            AuthorMode::Dev,
+            db::CreateQueueSettings::default(),
+        );
+        state.write_limiter = api::rate_limit::WriteLimiter::new(limits);
+        app.router = from_test_peer(api::router(state, &RouterOptions::default()));
+        app
+    }
+
     /// A fresh, migrated database without rows.
     pub async fn empty() -> Self {
         let db = TestDb::new().await;
@@ -145,13 +158,23 @@ impl TestApp {
 }
 
 pub fn router_for(pool: db::Pool) -> Router {
-    api::router(
+    from_test_peer(api::router(
         AppState::new(pool, AuthorMode::Dev, db::CreateQueueSettings::default()),
         &RouterOptions {
             frontend_origins: vec![HeaderValue::from_static(FRONTEND)],
             ..RouterOptions::default()
         },
-    )
+    ))
+}
+
+/// The client address of `oneshot` requests (a real socket's is set by `api::server`).
+pub const TEST_PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 40_000);
+
+/// `router` as if every `oneshot` request came from [`TEST_PEER`].
+pub fn from_test_peer(router: Router) -> Router {
+    router.layer(axum::extract::connect_info::MockConnectInfo(
+        std::net::SocketAddr::from(TEST_PEER),
+    ))
 }
 
 /// Parses an RFC 3339 timestamp, insisting on an explicit offset.

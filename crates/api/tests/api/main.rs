@@ -11,6 +11,8 @@ mod helpers;
 mod limits;
 mod observe;
 mod outage;
+mod rate_limits;
 mod replies;
+mod server;
 mod shape;
 mod users;

@@ -151,10 +151,13 @@ async fn the_api_answers_over_a_real_socket_on_port_0() {
     let app = TestApp::seeded().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+    let server = tokio::spawn(api::server::serve(
         listener,
         app.router.clone(),
-    )));
+        api::server::ConnectionLimits::default(),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
     let mut stream = tokio::time::timeout(HANG_GUARD, tokio::net::TcpStream::connect(addr))
         .await
         .unwrap()

@@ -1,0 +1,280 @@
+//! The accept loop (`api::server`) over real sockets on 127.0.0.1: slow-header clients and idle
+//! keep-alive connections are closed, the connection cap holds clients back until a slot frees,
+//! shutdown lets an in-flight request finish, and writes see the socket's peer address.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api::server::{ConnectionLimits, Drain};
+use axum::routing::get;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::helpers::TestApp;
+
+/// Bounds every wait on the server: a failure, never a hang.
+const HANG_GUARD: Duration = Duration::from_secs(15);
+const HEALTH: &[u8] = b"GET /api/health-check HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<Drain, api::server::LimitsError>>,
+}
+
+impl Running {
+    async fn start(router: axum::Router, limits: ConnectionLimits) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(api::server::serve(
+            listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        tokio::time::timeout(HANG_GUARD, TcpStream::connect(self.addr))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn shut_down(mut self) -> Drain {
+        self.stop.take().unwrap().send(()).unwrap();
+        tokio::time::timeout(HANG_GUARD, self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// Reads one response whose body is `Content-Length` long; `None` if the server closed first.
+async fn read_response(stream: &mut TcpStream) -> Option<String> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&buffer).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                return Some(text);
+            }
+        }
+        let n = tokio::time::timeout(HANG_GUARD, stream.read(&mut chunk))
+            .await
+            .expect("the server neither answered nor closed")
+            .unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Waits for the server to close `stream`: end of stream, or a reset when it closed with bytes
+/// unread — both mean closed; a hang (the guard) means open.
+async fn closed_by_server(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(HANG_GUARD, stream.read(&mut chunk)).await {
+            Err(_) => panic!("the server kept the connection open"),
+            Ok(Ok(0)) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Ok(Err(e)) => panic!("unexpected read error: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_header_clients_are_closed_after_the_header_timeout_while_others_are_served() {
+    let app = TestApp::seeded().await;
+    let server = Running::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_connections: 100,
+        },
+    )
+    .await;
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        let mut stream = server.connect().await;
+        stream
+            .write_all(b"GET /api/health-check HTTP/1.1\r\nHost: loc")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let mut other = server.connect().await;
+    other.write_all(HEALTH).await.unwrap();
+    let answer = read_response(&mut other).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for stream in &mut slow {
+        let sent = closed_by_server(stream).await;
+        assert_eq!(sent, b"", "closed without an answer");
+    }
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let app = TestApp::seeded().await;
+    // The header clock (60 s) is far beyond the guard: only the idle timeout can close it.
+    let server = Running::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(1),
+            max_connections: 100,
+        },
+    )
+    .await;
+    let mut stream = server.connect().await;
+    stream.write_all(HEALTH).await.unwrap();
+    let answer = read_response(&mut stream).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "kept alive at first: {answer}"
+    );
+    assert_eq!(closed_by_server(&mut stream).await, b"");
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_a_new_client_waits_until_a_connection_closes() {
+    let app = TestApp::seeded().await;
+    let server = Running::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 2,
+        },
+    )
+    .await;
+    // Two connections, each answered once (so both are surely accepted), then kept open.
+    let mut first = server.connect().await;
+    let mut second = server.connect().await;
+    for stream in [&mut first, &mut second] {
+        stream.write_all(HEALTH).await.unwrap();
+        assert!(read_response(stream)
+            .await
+            .unwrap()
+            .starts_with("HTTP/1.1 200"));
+    }
+    let mut third = server.connect().await;
+    third.write_all(HEALTH).await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
+    assert!(early.is_err(), "a third connection was served past the cap");
+    drop(first);
+    let answer = read_response(&mut third).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(second);
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish_then_refuses_new_connections() {
+    let (entered, handler_entered) = oneshot::channel::<()>();
+    let entered = std::sync::Arc::new(std::sync::Mutex::new(Some(entered)));
+    let routes = axum::Router::new().route(
+        "/slow",
+        get(move || {
+            let signal = entered.lock().unwrap().take();
+            async move {
+                if let Some(signal) = signal {
+                    let _ = signal.send(());
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }
+        }),
+    );
+    let app = api::serve_layers(routes, &api::RouterOptions::default());
+    let server = Running::start(app, ConnectionLimits::default()).await;
+    let mut idle = server.connect().await;
+    let mut busy = server.connect().await;
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(HANG_GUARD, handler_entered)
+        .await
+        .unwrap()
+        .unwrap();
+    let addr = server.addr;
+    let drain = tokio::spawn(server.shut_down());
+    let answer = read_response(&mut busy).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("done"), "{answer}");
+    assert_eq!(closed_by_server(&mut idle).await, b"", "idle ones close");
+    assert_eq!(
+        tokio::time::timeout(HANG_GUARD, drain)
+            .await
+            .unwrap()
+            .unwrap(),
+        Drain::Complete
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
+    let app = TestApp::seeded().await;
+    let mut state = api::AppState::new(
+        app.db.pool().clone(),
+        api::AuthorMode::Dev,
+        db::CreateQueueSettings::default(),
+    );
+    state.write_limiter = api::rate_limit::WriteLimiter::new(api::rate_limit::WriteLimits {
+        per_address: Some("1/1h".parse().unwrap()),
+        per_author: None,
+        trust_proxy_hops: 0,
+    });
+    // No MockConnectInfo here: the peer address must come from the accept loop itself.
+    let router = api::router(state, &api::RouterOptions::default());
+    let server = Running::start(router, ConnectionLimits::default()).await;
+    let body = r#"{"message":"over a socket","ttl":"1-day","user_handle":"bayko"}"#;
+    let request = format!(
+        "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = server.connect().await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let first = read_response(&mut stream).await.unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains("x-ratelimit-remaining: 0"), "{first}");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let second = read_response(&mut stream).await.unwrap();
+    assert!(second.starts_with("HTTP/1.1 429"), "{second}");
+    assert!(second.ends_with(r#"["rate_limited"]"#), "{second}");
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
