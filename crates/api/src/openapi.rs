@@ -57,6 +57,11 @@ pub enum WriteRejections {
     )]
     Forbidden(Vec<String>),
     #[response(
+        status = 429,
+        description = "`rate_limited`: the client address or the author has used up their write allowance (see `Retry-After`)"
+    )]
+    RateLimited(Vec<String>),
+    #[response(
         status = 503,
         description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`"
     )]

@@ -40,14 +40,14 @@ pub struct StatusQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateActivityRequest {
     /// 1–280 characters.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 280)]
     pub message: Option<Value>,
     /// One of 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(30-days|7-days|3-days|1-day|12-hours|3-hours|1-hour)$")]
     pub ttl: Option<Value>,
     /// The author's handle: required in dev mode; in cognito mode optional, and when given it
     /// must be the token's user (else 403).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$", max_length = 30)]
     pub user_handle: Option<Value>,
 }
 
@@ -55,10 +55,10 @@ pub struct CreateActivityRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateReplyRequest {
     /// 1–1024 characters.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 1024)]
     pub message: Option<Value>,
     /// The author's handle (dev mode).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$", max_length = 30)]
     pub user_handle: Option<Value>,
 }
 

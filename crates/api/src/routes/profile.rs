@@ -18,14 +18,14 @@ use crate::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfileUpdateRequest {
     /// 1–64 characters.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
     pub display_name: Option<Value>,
     /// Up to 160 characters; absent, null or blank clears it.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 160)]
     pub bio: Option<Value>,
     /// Whose profile: required in dev mode; in cognito mode optional, and when given it must be
     /// the token's user (else 403).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$", max_length = 30)]
     pub user_handle: Option<Value>,
 }
 

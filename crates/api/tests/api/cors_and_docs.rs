@@ -138,7 +138,7 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
         ("put", "/api/profile/update"),
         ("post", "/api/profile/update"),
     ] {
-        for status in ["400", "401", "403", "413", "415", "422", "503"] {
+        for status in ["400", "401", "403", "413", "415", "422", "429", "503"] {
             assert!(
                 paths[path][method]["responses"][status].is_object(),
                 "{method} {path} does not document {status}"
