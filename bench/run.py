@@ -238,10 +238,14 @@ OUR_SESSION = "-c plan_cache_mode=force_generic_plan -c jit=off -c TimeZone=UTC"
 
 
 def pgbench(url, script, conns, seconds, options=None):
-    env = dict(os.environ, PGOPTIONS=options) if options else None
+    # The URL (with its password) goes through the environment, never argv (visible in `ps`):
+    # libpq reads a connection string from PGDATABASE.
+    env = dict(os.environ, PGDATABASE=url)
+    if options:
+        env["PGOPTIONS"] = options
     out = subprocess.run(
         ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", str(min(2, conns)), "-T", str(seconds),
-         "-f", str(script), url],
+         "-f", str(script)],
         capture_output=True, text=True, check=True, env=env).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
@@ -256,7 +260,8 @@ def pgbench(url, script, conns, seconds, options=None):
 def pgbench_scripts(workdir):
     """pgbench files: the original's SQL, and our server's SQL with its parameters filled."""
     sql = ROOT / "crates" / "db" / "sql" / "activities"
-    feed = (sql / "list_home_feed.sql").read_text().replace("$1", ":lim")
+    # $2: replies per item, the server's default (FEED_ITEM_REPLIES).
+    feed = (sql / "list_home_feed.sql").read_text().replace("$1", ":lim").replace("$2", "3")
     create = (sql / "create_activity.sql").read_text()
     create = (create.replace("$1", "('demo' || :n::text)").replace("$2", "'bench crud'")
               .replace("$3::bigint", "86400::bigint"))
