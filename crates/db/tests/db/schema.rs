@@ -323,3 +323,75 @@ async fn the_cursor_pages_generic_plan_reads_the_feed_index_without_sorting() {
     .await;
     assert_reads_the_feed_index_without_sorting(&plan);
 }
+
+/// Rows each plan node over `activities` produced, all loops together, from
+/// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of `statement` run with `params`.
+async fn activities_rows_read(
+    client: &Client,
+    statement: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Vec<(String, u64)> {
+    let lines: Vec<String> = client
+        .query(
+            &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {statement}"),
+            params,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    lines
+        .iter()
+        .filter(|l| l.contains(" on activities"))
+        .map(|line| {
+            let number = |key: &str| -> u64 {
+                let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+                line[at..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            (line.trim().to_owned(), number("rows=") * number("loops="))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_feed_reads_only_the_newest_replies_of_a_flooded_crud() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed(&mut client).await.unwrap();
+    // 2,000 replies on the seed crud, 1,000 per transaction (the count trigger updates the
+    // parent once per reply).
+    for first in [1, 1_001] {
+        client
+            .batch_execute(&format!(
+                "INSERT INTO activities (user_uuid, message, reply_to_activity_uuid)
+                 SELECT u.uuid, 'flood ' || i, p.uuid
+                 FROM users u, generate_series({first}, {first} + 999) i,
+                      (SELECT uuid FROM activities WHERE reply_to_activity_uuid IS NULL LIMIT 1) p
+                 WHERE u.handle = 'bayko'"
+            ))
+            .await
+            .unwrap();
+    }
+    client.batch_execute("ANALYZE activities").await.unwrap();
+    let limit: i64 = 20;
+    let replies: i64 = 3;
+    let read = activities_rows_read(
+        &client,
+        include_str!("../../sql/activities/list_home_feed.sql"),
+        &[&limit, &replies],
+    )
+    .await;
+    assert!(!read.is_empty(), "no scan of activities in the plan");
+    for (node, rows) in &read {
+        assert!(
+            *rows <= 20,
+            "{node} read {rows} rows: the feed must not read every reply"
+        );
+    }
+}
