@@ -178,11 +178,14 @@ impl IntoResponse for ApiError {
             );
         }
         if let Self::RateLimited(allowance) = &self {
-            if let Ok(value) = allowance.retry_after_secs().to_string().parse() {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(allowance.retry_after_secs()),
+            );
+            // The write-limit middleware reports it in the X-RateLimit headers.
+            response
+                .extensions_mut()
+                .insert(crate::rate_limit::ReportedAllowance(*allowance));
         }
         if matches!(self, Self::Unauthorized(_)) {
             // RFC 6750: a 401 names the scheme the client should use.

@@ -60,8 +60,12 @@ pub struct RouterOptions {
 }
 
 pub fn router(state: AppState, options: &RouterOptions) -> Router {
-    let limit_writes =
-        || axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_writes);
+    let limit_writes = || {
+        axum::middleware::from_fn_with_state(
+            std::sync::Arc::clone(&state.write_limiter),
+            rate_limit::limit_writes,
+        )
+    };
     let routes = Router::new()
         .route("/api/health-check", get(routes::health::health_check))
         .route("/api/activities/home", get(routes::activities::home))

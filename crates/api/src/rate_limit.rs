@@ -10,21 +10,21 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::ExtensionRejection;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::AppState;
 
 /// Default for [`WriteLimits::per_address`]: Mastodon's 300 per 5 minutes.
 pub const DEFAULT_PER_ADDRESS: &str = "300/5m";
@@ -32,7 +32,7 @@ pub const DEFAULT_PER_ADDRESS: &str = "300/5m";
 pub const DEFAULT_PER_AUTHOR: &str = "300/3h";
 /// Most clients (or authors) one limiter tracks. Past it, allowances that have refilled are
 /// forgotten; if that frees nothing, writes are shed (`503 overloaded`) rather than memory grown.
-pub const MAX_TRACKED: usize = 100_000;
+const MAX_TRACKED: usize = 100_000;
 /// How often refilled allowances are forgotten.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -166,10 +166,10 @@ impl Allowance {
     }
 }
 
-/// The author's allowance, put in a write's response extensions by the handler for
-/// [`limit_writes`] to report.
+/// An allowance for [`limit_writes`] to report, in a response's extensions: the author's, put
+/// there by the handler, or a refused one, put there by the `429` itself.
 #[derive(Debug, Clone, Copy)]
-pub struct AuthorAllowance(pub Allowance);
+pub(crate) struct ReportedAllowance(pub(crate) Allowance);
 
 /// A write's answer, success or refusal, carrying the author's allowance for [`limit_writes`].
 pub fn with_author_allowance(
@@ -178,7 +178,9 @@ pub fn with_author_allowance(
 ) -> Response {
     let mut response = answer.unwrap_or_else(IntoResponse::into_response);
     if let Some(allowance) = allowance {
-        response.extensions_mut().insert(AuthorAllowance(allowance));
+        response
+            .extensions_mut()
+            .insert(ReportedAllowance(allowance));
     }
     response
 }
@@ -188,8 +190,11 @@ type Keyed<K> = DefaultKeyedRateLimiter<K, StateInformationMiddleware>;
 /// One keyed limiter with a bound on what it remembers.
 struct Bounded<K: std::hash::Hash + Eq + Clone> {
     limiter: Keyed<K>,
-    /// Milliseconds since `clock_start` of the last emergency sweep.
-    last_sweep_ms: AtomicU64,
+    /// Whether the limiter tracked [`MAX_TRACKED`] keys at the last look.
+    full: AtomicBool,
+    /// Milliseconds since `clock_start` of the last look (counting keys locks every shard of
+    /// the map, so it is done at most once a second, not on every write).
+    last_look_ms: AtomicU64,
     clock_start: std::time::Instant,
 }
 
@@ -198,7 +203,8 @@ impl<K: std::hash::Hash + Eq + Clone> Bounded<K> {
         Self {
             limiter: RateLimiter::keyed(rate.quota())
                 .with_middleware::<StateInformationMiddleware>(),
-            last_sweep_ms: AtomicU64::new(0),
+            full: AtomicBool::new(false),
+            last_look_ms: AtomicU64::new(0),
             clock_start: std::time::Instant::now(),
         }
     }
@@ -208,22 +214,28 @@ impl<K: std::hash::Hash + Eq + Clone> Bounded<K> {
         self.limiter.shrink_to_fit();
     }
 
-    fn check(&self, key: &K) -> Result<Allowance, ApiError> {
-        if self.limiter.len() >= MAX_TRACKED {
-            // At most one emergency sweep a second: each walks every key.
-            let now_ms = self.clock_start.elapsed().as_millis() as u64;
-            let last = self.last_sweep_ms.load(Ordering::Relaxed);
-            if now_ms.saturating_sub(last) >= 1_000
-                && self
-                    .last_sweep_ms
-                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
+    /// Whether the limiter is full: looked at (and, when full, swept) at most once a second.
+    fn full(&self) -> bool {
+        let now_ms = u64::try_from(self.clock_start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_look_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) >= 1_000
+            && self
+                .last_look_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            if self.limiter.len() >= MAX_TRACKED {
                 self.limiter.retain_recent();
             }
-            if self.limiter.len() >= MAX_TRACKED {
-                return Err(ApiError::Overloaded);
-            }
+            self.full
+                .store(self.limiter.len() >= MAX_TRACKED, Ordering::Relaxed);
+        }
+        self.full.load(Ordering::Relaxed)
+    }
+
+    fn check(&self, key: &K) -> Result<Allowance, ApiError> {
+        if self.full() {
+            return Err(ApiError::Overloaded);
         }
         match self.limiter.check_key(key) {
             Ok(snapshot) => {
@@ -239,7 +251,7 @@ impl<K: std::hash::Hash + Eq + Clone> Bounded<K> {
             }
             Err(not_until) => {
                 let quota = not_until.quota();
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
                 let limit = quota.burst_size().get();
                 Err(ApiError::RateLimited(Allowance {
                     limit,
@@ -283,31 +295,25 @@ impl WriteLimiter {
         limiter
     }
 
-    pub fn limits(&self) -> WriteLimits {
-        self.limits
-    }
-
     /// The client a request comes from: the TCP peer, or with `trust_proxy_hops` = N the Nth
     /// `X-Forwarded-For` address from the right (the peer when there are fewer, or one that is
     /// not an address). IPv6 clients count per /64, the block one subscriber usually holds.
-    pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let hops = self.limits.trust_proxy_hops;
-        let forwarded = (hops > 0)
-            .then(|| {
-                let chain: Vec<&str> = headers
+        // From the right, over every X-Forwarded-For line, as bytes: a client's own entries
+        // (which may not even be ASCII) come first and are never read.
+        let forwarded = hops
+            .checked_sub(1)
+            .and_then(|skip| {
+                headers
                     .get_all("x-forwarded-for")
                     .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(','))
-                    .map(str::trim)
-                    .collect();
-                chain
-                    .len()
-                    .checked_sub(hops)
-                    .and_then(|i| chain.get(i))
-                    .and_then(|entry| entry.parse::<IpAddr>().ok())
+                    .rev()
+                    .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
+                    .nth(skip)
             })
-            .flatten();
+            .and_then(|entry| std::str::from_utf8(entry).ok())
+            .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
         per_subscriber(forwarded.unwrap_or(peer.ip()))
     }
 
@@ -367,38 +373,32 @@ fn per_subscriber(address: IpAddr) -> IpAddr {
 /// Middleware of the write routes: counts the write against the client address's allowance
 /// (refusing it before the body is read), then reports the tighter of that and the author's
 /// allowance (which the handler checked) in the response headers.
-pub async fn limit_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limiter = Arc::clone(&state.write_limiter);
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .or_else(|| {
-            request
-                .extensions()
-                .get::<MockConnectInfo<SocketAddr>>()
-                .map(|c| c.0)
-        });
+pub async fn limit_writes(
+    State(limiter): State<Arc<WriteLimiter>>,
+    peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
     let by_address = match peer {
-        Some(peer) => limiter.check_address(limiter.client_address(peer, request.headers())),
+        Ok(ConnectInfo(peer)) => {
+            limiter.check_address(limiter.client_address(peer, request.headers()))
+        }
         // Only a server started without the accept loop of `crate::server` has no peer.
-        None if limiter.by_address.is_some() => Err(ApiError::Internal(
+        Err(_) if limiter.by_address.is_some() => Err(ApiError::Internal(
             "a write arrived without its peer address (ConnectInfo)".into(),
         )),
-        None => Ok(None),
+        Err(_) => Ok(None),
     };
+    // A refusal (by address here, or by author in the handler) reports itself.
     let (mut response, by_address) = match by_address {
         Ok(allowance) => (next.run(request).await, allowance),
-        Err(refused) => {
-            let allowance = match &refused {
-                ApiError::RateLimited(a) => Some(*a),
-                _ => None,
-            };
-            (refused.into_response(), allowance)
-        }
+        Err(refused) => (refused.into_response(), None),
     };
-    let by_author = response.extensions().get::<AuthorAllowance>().map(|a| a.0);
-    let tightest = match (by_address, by_author) {
+    let reported = response
+        .extensions()
+        .get::<ReportedAllowance>()
+        .map(|a| a.0);
+    let tightest = match (by_address, reported) {
         (Some(a), Some(b)) => Some(a.tighter(b)),
         (a, b) => a.or(b),
     };
@@ -465,6 +465,22 @@ mod tests {
             behind_three.client_address(peer, &headers),
             "10.0.0.9".parse::<IpAddr>().unwrap(),
             "too short a chain falls back to the peer"
+        );
+        // The chain runs over every header line in order; a client's own entry may be any bytes.
+        let mut lines = HeaderMap::new();
+        lines.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"caf\xc3\xa9, 6.6.6.6").unwrap(),
+        );
+        lines.append("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
+        lines.append("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        let behind_two = WriteLimiter::new(WriteLimits {
+            trust_proxy_hops: 2,
+            ..WriteLimits::default()
+        });
+        assert_eq!(
+            behind_two.client_address(peer, &lines),
+            "198.51.100.4".parse::<IpAddr>().unwrap()
         );
     }
 
