@@ -1,7 +1,7 @@
 //! Which browser origins may call the API (CORS). Origins are validated when the server starts,
 //! so a typo is a one-line error, never a silently open or silently closed API.
 
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -58,6 +58,15 @@ pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // Not CORS-safelisted, so a browser hides them from the frontend unless exposed: when to
+        // retry (429, 503), how much allowance is left, and the id to quote in a bug report.
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("x-request-id"),
+        ])
         .max_age(MAX_AGE)
 }
 

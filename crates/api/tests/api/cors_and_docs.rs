@@ -31,6 +31,39 @@ async fn preflight_from_the_frontend_is_answered_with_its_origin_and_headers() {
 }
 
 #[tokio::test]
+async fn the_frontend_may_read_the_retry_limit_and_request_id_headers() {
+    let app = TestApp::seeded().await;
+    let reply = app
+        .send(
+            axum::http::Request::post("/api/activities")
+                .header(header::ORIGIN, FRONTEND)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    r#"{"message":"hi","ttl":"1-day","user_handle":"bayko"}"#,
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let exposed = reply.headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    let mut exposed: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    exposed.sort_unstable();
+    assert_eq!(
+        exposed,
+        [
+            "retry-after",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "x-request-id"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn other_origins_get_no_cors_permission() {
     let app = TestApp::empty().await;
     let reply = app.options("/api/activities", "http://evil.example").await;
