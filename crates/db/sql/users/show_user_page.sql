@@ -1,6 +1,6 @@
 -- A user's page: the profile (uuid, handle, display_name, bio, cruds_count) on every row, and
 -- the user's unexpired top-level cruds, newest first, at most $2, each with its newest $3
--- replies (activities_user_feed_idx). cruds_count counts the user's unexpired top-level cruds.
+-- replies (activities_user_cruds_idx). cruds_count counts the user's unexpired top-level cruds.
 -- A user without cruds gives one row whose `activity` is NULL; an unknown handle gives no row.
 -- $1: handle, $2: page size (bigint), $3: replies per item (bigint).
 SELECT u.uuid, u.handle, u.display_name, u.bio, counted.cruds_count,

@@ -14,7 +14,8 @@ async fn migrating_twice_applies_once_then_nothing() {
             "V2__one_activity_shape",
             "V3__trustworthy_handles",
             "V4__newest_replies",
-            "V5__newest_replies_read_only_n"
+            "V5__newest_replies_read_only_n",
+            "V6__user_cruds_index"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -24,7 +25,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 5);
+    assert_eq!(history, 6);
 }
 
 #[tokio::test]
@@ -38,7 +39,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
         .collect();
     assert_eq!(
         pending,
-        (1..=5).map(|v| (v, true)).collect::<Vec<_>>(),
+        (1..=6).map(|v| (v, true)).collect::<Vec<_>>(),
         "every migration, in order, none applied"
     );
     let tables: i64 = client

@@ -163,7 +163,7 @@ async fn feed_indexes_exist_with_the_keyset_order() {
         .into_iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(defs.len(), 3, "{defs:?}");
+    assert_eq!(defs.len(), 4, "{defs:?}");
     assert!(
         defs[0].contains("(created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL)"),
         "{defs:?}"
@@ -175,7 +175,13 @@ async fn feed_indexes_exist_with_the_keyset_order() {
         "{defs:?}"
     );
     assert!(
-        defs[2].contains("(user_uuid, created_at DESC, uuid DESC)"),
+        defs[2].contains(
+            "(user_uuid, created_at DESC, uuid DESC) INCLUDE (expires_at) WHERE (reply_to_activity_uuid IS NULL)"
+        ),
+        "{defs:?}"
+    );
+    assert!(
+        defs[3].contains("(user_uuid, created_at DESC, uuid DESC)"),
         "{defs:?}"
     );
 }
@@ -324,8 +330,9 @@ async fn the_cursor_pages_generic_plan_reads_the_feed_index_without_sorting() {
     assert_reads_the_feed_index_without_sorting(&plan);
 }
 
-/// Rows each plan node over `activities` produced, all loops together, from
-/// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of `statement` run with `params`.
+/// Rows each plan node over `activities` read, all loops together — those it produced and those
+/// its filters removed — from `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of `statement` run with
+/// `params`.
 async fn activities_rows_read(
     client: &Client,
     statement: &str,
@@ -341,31 +348,43 @@ async fn activities_rows_read(
         .into_iter()
         .map(|r| r.get(0))
         .collect();
-    lines
-        .iter()
-        .filter(|l| l.contains(" on activities"))
-        .map(|line| {
-            let number = |key: &str| -> u64 {
-                let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
-                line[at..]
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            };
-            (line.trim().to_owned(), number("rows=") * number("loops="))
-        })
+    let number_after = |line: &str, key: &str| -> u64 {
+        let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+        line[at..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut nodes: Vec<(String, u64, u64)> = Vec::new();
+    let mut in_activities_node = false;
+    for line in &lines {
+        if line.contains("(actual rows=") {
+            in_activities_node = line.contains(" on activities");
+            if in_activities_node {
+                let loops = number_after(line, "loops=");
+                nodes.push((
+                    line.trim().to_owned(),
+                    number_after(line, "rows=") * loops,
+                    loops,
+                ));
+            }
+        } else if in_activities_node && line.contains("Rows Removed by") {
+            let node = nodes.last_mut().unwrap();
+            node.1 += number_after(line, ":") * node.2;
+        }
+    }
+    nodes
+        .into_iter()
+        .map(|(node, rows, _)| (node, rows))
         .collect()
 }
 
-#[tokio::test]
-async fn a_feed_reads_only_the_newest_replies_of_a_flooded_crud() {
-    let db = TestDb::new().await;
-    let mut client = db.client().await;
-    db::seeds::seed(&mut client).await.unwrap();
-    // 2,000 replies on the seed crud, 1,000 per transaction (the count trigger updates the
-    // parent once per reply).
+/// 2,000 replies by @bayko on the seed crud, 1,000 per transaction (the count trigger updates
+/// the parent once per reply).
+async fn flood_the_seed_crud(client: &Client) {
     for first in [1, 1_001] {
         client
             .batch_execute(&format!(
@@ -379,6 +398,14 @@ async fn a_feed_reads_only_the_newest_replies_of_a_flooded_crud() {
             .unwrap();
     }
     client.batch_execute("ANALYZE activities").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_feed_reads_only_the_newest_replies_of_a_flooded_crud() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed(&mut client).await.unwrap();
+    flood_the_seed_crud(&client).await;
     let limit: i64 = 20;
     let replies: i64 = 3;
     let read = activities_rows_read(
@@ -393,5 +420,48 @@ async fn a_feed_reads_only_the_newest_replies_of_a_flooded_crud() {
             *rows <= 20,
             "{node} read {rows} rows: the feed must not read every reply"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_users_page_reads_neither_their_replies_nor_the_replies_to_their_cruds() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    db::seeds::seed(&mut client).await.unwrap();
+    // 100 other users with 20 cruds each, so that no index of everyone's cruds is a shortcut
+    // either.
+    client
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id)
+             SELECT 'User ' || n, 'user' || n, 'user' || n || '@example.com', 'sub-' || n
+             FROM generate_series(1, 100) n;
+             INSERT INTO activities (user_uuid, message)
+             SELECT u.uuid, 'crud ' || i FROM users u, generate_series(1, 20) i
+             WHERE u.handle LIKE 'user%'",
+        )
+        .await
+        .unwrap();
+    flood_the_seed_crud(&client).await;
+    client
+        .batch_execute("VACUUM ANALYZE activities")
+        .await
+        .unwrap();
+    let limit: i64 = 20;
+    let replies: i64 = 3;
+    // @bayko wrote the 2,000 replies; @andrewbrown's one crud received them.
+    for handle in ["bayko", "andrewbrown"] {
+        let read = activities_rows_read(
+            &client,
+            include_str!("../../sql/users/show_user_page.sql"),
+            &[&handle, &limit, &replies],
+        )
+        .await;
+        assert!(!read.is_empty(), "no scan of activities in the plan");
+        for (node, rows) in &read {
+            assert!(
+                *rows <= 20,
+                "@{handle}: {node} read {rows} rows: a page must not read every reply"
+            );
+        }
     }
 }
