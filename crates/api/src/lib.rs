@@ -50,6 +50,26 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// A write: resolves its author ([`AuthorMode::writer`]), counts it against the author's
+    /// allowance, runs `write` as that author, and reports the allowance with the answer,
+    /// success or refusal ([`rate_limit::limit_writes`] turns it into headers).
+    pub async fn write_as(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body_handle: Option<&str>,
+        write: impl AsyncFnOnce(Option<&str>) -> Result<axum::response::Response, ApiError>,
+    ) -> Result<axum::response::Response, ApiError> {
+        let author = self
+            .author_mode
+            .writer(&self.pool, headers, body_handle)
+            .await?;
+        let allowance = self.write_limiter.check_author(author.as_deref())?;
+        let answer = write(author.as_deref()).await;
+        Ok(rate_limit::with_author_allowance(answer, allowance))
+    }
+}
+
 /// Options of the router that are not handler state.
 #[derive(Debug, Clone, Default)]
 pub struct RouterOptions {

@@ -12,5 +12,5 @@ pub use error_chain::error_chain;
 pub use handle::{Handle, HandleError};
 pub use message::{Message, MessageError, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
 pub use new_crud::{NewCrud, NewReply, Rule};
-pub use profile::{ProfileUpdate, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS};
+pub use profile::{ProfileEdit, ProfileUpdate, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS};
 pub use ttl::{Ttl, TtlError};

@@ -94,7 +94,7 @@ impl NewReply {
     }
 }
 
-fn parse_author(user_handle: Option<&str>) -> Result<Handle, Rule> {
+pub(crate) fn parse_author(user_handle: Option<&str>) -> Result<Handle, Rule> {
     user_handle
         .and_then(|h| Handle::parse(h).ok())
         .ok_or(Rule::UserHandleBlank)

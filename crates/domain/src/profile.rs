@@ -1,6 +1,7 @@
 //! A profile update: the display name people see and a short bio.
 
-use crate::Rule;
+use crate::new_crud::parse_author;
+use crate::{Handle, Rule};
 
 /// Longest display name accepted on update (characters).
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
@@ -12,6 +13,34 @@ pub const MAX_BIO_CHARS: usize = 160;
 pub struct ProfileUpdate {
     pub display_name: String,
     pub bio: Option<String>,
+}
+
+/// A profile update of one user: whose, and what, with every broken rule at once (the handle
+/// first, as for cruds and replies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileEdit {
+    pub author: Handle,
+    pub update: ProfileUpdate,
+}
+
+impl ProfileEdit {
+    pub fn parse(
+        user_handle: Option<&str>,
+        display_name: Option<&str>,
+        bio: Option<&str>,
+    ) -> Result<Self, Vec<Rule>> {
+        match (
+            parse_author(user_handle),
+            ProfileUpdate::parse(display_name, bio),
+        ) {
+            (Ok(author), Ok(update)) => Ok(Self { author, update }),
+            (author, update) => {
+                let mut rules: Vec<Rule> = author.err().into_iter().collect();
+                rules.extend(update.err().unwrap_or_default());
+                Err(rules)
+            }
+        }
+    }
 }
 
 impl ProfileUpdate {
@@ -48,6 +77,17 @@ impl ProfileUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edit_names_its_user_and_reports_the_handle_rule_first() {
+        let edit = ProfileEdit::parse(Some("bayko"), Some("Andrew B."), None).unwrap();
+        assert_eq!(edit.author.as_str(), "bayko");
+        assert_eq!(edit.update.display_name, "Andrew B.");
+        assert_eq!(
+            ProfileEdit::parse(Some("not a handle"), Some(""), None),
+            Err(vec![Rule::UserHandleBlank, Rule::DisplayNameBlank])
+        );
+    }
 
     #[test]
     fn a_name_and_a_bio_within_limits_are_kept_trimmed() {

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use crate::body::{text, JsonBody};
 use crate::error::ApiError;
 use crate::path::PathParams;
-use crate::rate_limit::with_author_allowance;
 use crate::responses::json;
 use crate::routes::{cursor, page_limit, parse_handle};
 use crate::AppState;
@@ -101,23 +100,18 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateActivityRequest>,
 ) -> Result<Response, ApiError> {
-    let author = state
-        .author_mode
-        .writer(&state.pool, &headers, text(&body.user_handle))
-        .await?;
-    let allowance = state.write_limiter.check_author(author.as_deref())?;
-    let answer = async {
-        let crud = NewCrud::parse(text(&body.ttl), author.as_deref(), text(&body.message))
-            .map_err(ApiError::Validation)?;
-        let created = state
-            .creates
-            .create(crud)
-            .await?
-            .ok_or(ApiError::UserNotFound)?;
-        json(StatusCode::OK, &created)
-    }
-    .await;
-    Ok(with_author_allowance(answer, allowance))
+    state
+        .write_as(&headers, text(&body.user_handle), async |author| {
+            let crud = NewCrud::parse(text(&body.ttl), author, text(&body.message))
+                .map_err(ApiError::Validation)?;
+            let created = state
+                .creates
+                .create(crud)
+                .await?
+                .ok_or(ApiError::UserNotFound)?;
+            json(StatusCode::OK, &created)
+        })
+        .await
 }
 
 #[utoipa::path(
@@ -173,20 +167,15 @@ pub async fn reply(
     JsonBody(body): JsonBody<CreateReplyRequest>,
 ) -> Result<Response, ApiError> {
     let parent = Uuid::parse_str(&parent).map_err(|_| ApiError::NotFound)?;
-    let author = state
-        .author_mode
-        .writer(&state.pool, &headers, text(&body.user_handle))
-        .await?;
-    let allowance = state.write_limiter.check_author(author.as_deref())?;
-    let answer = async {
-        let new_reply = NewReply::parse(author.as_deref(), text(&body.message))
-            .map_err(ApiError::Validation)?;
-        match activities::create_reply(&state.pool, parent, &new_reply).await? {
-            ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
-            ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
-            ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
-        }
-    }
-    .await;
-    Ok(with_author_allowance(answer, allowance))
+    state
+        .write_as(&headers, text(&body.user_handle), async |author| {
+            let new_reply =
+                NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
+            match activities::create_reply(&state.pool, parent, &new_reply).await? {
+                ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
+                ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
+                ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
+            }
+        })
+        .await
 }

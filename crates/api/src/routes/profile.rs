@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use domain::{Handle, ProfileUpdate, Rule};
+use domain::ProfileEdit;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -46,30 +46,14 @@ pub async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody<ProfileUpdateRequest>,
 ) -> Result<Response, ApiError> {
-    let writer = state
-        .author_mode
-        .writer(&state.pool, &headers, text(&body.user_handle))
-        .await?;
-    let allowance = state.write_limiter.check_author(writer.as_deref())?;
-    let answer = async {
-        let handle = writer
-            .as_deref()
-            .and_then(|h| Handle::parse(h).ok())
-            .ok_or(Rule::UserHandleBlank);
-        let update = ProfileUpdate::parse(text(&body.display_name), text(&body.bio));
-        let (handle, update) = match (handle, update) {
-            (Ok(handle), Ok(update)) => (handle, update),
-            (handle, update) => {
-                let mut rules: Vec<Rule> = handle.err().into_iter().collect();
-                rules.extend(update.err().unwrap_or_default());
-                return Err(ApiError::Validation(rules));
-            }
-        };
-        let user = db::users::update_profile(&state.pool, handle.as_str(), &update)
-            .await?
-            .ok_or(ApiError::UserNotFound)?;
-        json(StatusCode::OK, &user)
-    }
-    .await;
-    Ok(crate::rate_limit::with_author_allowance(answer, allowance))
+    state
+        .write_as(&headers, text(&body.user_handle), async |author| {
+            let edit = ProfileEdit::parse(author, text(&body.display_name), text(&body.bio))
+                .map_err(ApiError::Validation)?;
+            let user = db::users::update_profile(&state.pool, edit.author.as_str(), &edit.update)
+                .await?
+                .ok_or(ApiError::UserNotFound)?;
+            json(StatusCode::OK, &user)
+        })
+        .await
 }
