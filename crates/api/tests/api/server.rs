@@ -153,6 +153,11 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         },
     )
     .await;
+    // A client still sending its first request's headers is the header timeout's, not idle.
+    let mut slow = server.connect().await;
+    slow.write_all(b"GET /api/health-check HTTP/1.1\r\n")
+        .await
+        .unwrap();
     let mut stream = server.connect().await;
     stream.write_all(HEALTH).await.unwrap();
     let answer = read_response(&mut stream).await.unwrap();
@@ -162,6 +167,15 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         "kept alive at first: {answer}"
     );
     assert_eq!(closed_by_server(&mut stream).await, b"");
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        slow.try_read(&mut byte).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "the slow client is still open"
+    );
+    slow.write_all(b"Host: localhost\r\n\r\n").await.unwrap();
+    let late = read_response(&mut slow).await.unwrap();
+    assert!(late.starts_with("HTTP/1.1 200"), "{late}");
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
 
@@ -199,28 +213,38 @@ async fn at_the_connection_cap_a_new_client_waits_until_a_connection_closes() {
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
 
-#[tokio::test]
-async fn shutdown_lets_an_in_flight_request_finish_then_refuses_new_connections() {
+/// A route `/held` whose handler says when it has started, then answers "done" only once
+/// `release` fires (never, if it is dropped).
+fn held_route() -> (axum::Router, oneshot::Receiver<()>, oneshot::Sender<()>) {
     let (entered, handler_entered) = oneshot::channel::<()>();
-    let entered = std::sync::Arc::new(std::sync::Mutex::new(Some(entered)));
+    let (release, released) = oneshot::channel::<()>();
+    let once = std::sync::Arc::new(std::sync::Mutex::new(Some((entered, released))));
     let routes = axum::Router::new().route(
-        "/slow",
+        "/held",
         get(move || {
-            let signal = entered.lock().unwrap().take();
+            let taken = once.lock().unwrap().take();
             async move {
-                if let Some(signal) = signal {
-                    let _ = signal.send(());
+                if let Some((entered, released)) = taken {
+                    let _ = entered.send(());
+                    if released.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
                 }
-                tokio::time::sleep(Duration::from_millis(300)).await;
                 "done"
             }
         }),
     );
     let app = api::serve_layers(routes, &api::RouterOptions::default());
+    (app, handler_entered, release)
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish_then_refuses_new_connections() {
+    let (app, handler_entered, release) = held_route();
     let server = Running::start(app, ConnectionLimits::default()).await;
     let mut idle = server.connect().await;
     let mut busy = server.connect().await;
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    busy.write_all(b"GET /held HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     tokio::time::timeout(HANG_GUARD, handler_entered)
@@ -229,10 +253,20 @@ async fn shutdown_lets_an_in_flight_request_finish_then_refuses_new_connections(
         .unwrap();
     let addr = server.addr;
     let drain = tokio::spawn(server.shut_down());
+    // While the request is still held: idle connections close, new ones are refused.
+    assert_eq!(closed_by_server(&mut idle).await, b"", "idle ones close");
+    assert_eq!(
+        TcpStream::connect(addr)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "no longer accepting"
+    );
+    release.send(()).unwrap();
     let answer = read_response(&mut busy).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("done"), "{answer}");
-    assert_eq!(closed_by_server(&mut idle).await, b"", "idle ones close");
     assert_eq!(
         tokio::time::timeout(HANG_GUARD, drain)
             .await
@@ -240,10 +274,39 @@ async fn shutdown_lets_an_in_flight_request_finish_then_refuses_new_connections(
             .unwrap(),
         Drain::Complete
     );
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no longer accepting"
-    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_a_request_that_outlasts_the_grace_period() {
+    let (app, handler_entered, release) = held_route();
+    drop(release); // the handler never answers
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(api::server::serve(
+        listener,
+        app,
+        ConnectionLimits::default(),
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_millis(200),
+    ));
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(b"GET /held HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(HANG_GUARD, handler_entered)
+        .await
+        .unwrap()
+        .unwrap();
+    stop.send(()).unwrap();
+    let drain = tokio::time::timeout(HANG_GUARD, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(drain, Drain::TimedOut { open: 1 });
 }
 
 #[tokio::test]
@@ -276,5 +339,15 @@ async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
     let second = read_response(&mut stream).await.unwrap();
     assert!(second.starts_with("HTTP/1.1 429"), "{second}");
     assert!(second.ends_with(r#"["rate_limited"]"#), "{second}");
+    // Another client, from 127.0.0.2, has an allowance of its own: the peer address counts.
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = tokio::time::timeout(HANG_GUARD, other.connect(server.addr))
+        .await
+        .unwrap()
+        .unwrap();
+    other.write_all(request.as_bytes()).await.unwrap();
+    let third = read_response(&mut other).await.unwrap();
+    assert!(third.starts_with("HTTP/1.1 200"), "{third}");
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
