@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use serde_json::json;
 use test_db::cognito::{access_claims, keys, ANDREW_SUB, CLIENT_ID, POOL_ID};
 use test_db::TestDb;
 
-use crate::serve::{forward_lines, http};
+use crate::serve::{forward_lines, http, Killed};
 
 const GUARD: Duration = Duration::from_secs(60);
 
@@ -47,15 +47,6 @@ fn post(addr: &str, token: Option<&str>, body: &str) -> String {
     )
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
     let db = TestDb::new().await;
@@ -71,13 +62,14 @@ async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
     let jwks_url = serve_json_forever(json!({ "keys": [keys().0.jwk()] }).to_string());
 
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--url", db.url().expose()])
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        // The URL carries the password: the environment, never argv (visible in `ps`).
+        .env("CONNECTION_URL", db.url().expose())
         .env("AWS_COGNITO_USER_POOL_ID", POOL_ID)
         .env("AWS_COGNITO_USER_POOL_CLIENT_ID", CLIENT_ID)
         .env("AWS_COGNITO_JWKS_URL", &jwks_url)
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("CONNECTION_URL")
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())
@@ -137,7 +129,9 @@ async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
 fn serve_refuses(bind: &str, env: &[(&str, &str)]) -> String {
     let url = crate::url_of("no_database_needed");
     let mut command = crate::cruddur();
-    command.args(["serve", "--bind", bind, "--url", &url]);
+    command
+        .args(["serve", "--bind", bind])
+        .env("CONNECTION_URL", &url);
     for (name, value) in env {
         if value.is_empty() {
             command.env_remove(name);

@@ -74,16 +74,14 @@ async fn cognito_ids(db: &TestDb) -> Vec<(String, String)> {
 }
 
 fn sync(region: &str, db: &TestDb, pool_id: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "cognito",
-        "sync",
-        "--url",
-        db.url().expose(),
-        "--user-pool-id",
-        pool_id,
-    ];
+    let mut args = vec!["cognito", "sync", "--user-pool-id", pool_id];
     args.extend_from_slice(extra);
-    let assert = cruddur_aws(region).args(&args).assert().success();
+    // The URL carries the password: the environment, never argv (visible in `ps`).
+    let assert = cruddur_aws(region)
+        .env("CONNECTION_URL", db.url().expose())
+        .args(&args)
+        .assert()
+        .success();
     String::from_utf8(assert.get_output().stdout.clone()).unwrap()
 }
 
@@ -191,14 +189,8 @@ async fn sync_on_prod_refuses_without_yes_and_changes_nothing() {
 fn an_unknown_pool_is_named() {
     let region = fresh_region();
     let assert = cruddur_aws(region)
-        .args([
-            "cognito",
-            "sync",
-            "--url",
-            &crate::url_of("unused"),
-            "--user-pool-id",
-            "us-east-1_Missing",
-        ])
+        .env("CONNECTION_URL", crate::url_of("unused"))
+        .args(["cognito", "sync", "--user-pool-id", "us-east-1_Missing"])
         .assert()
         .failure();
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();

@@ -5,24 +5,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use test_db::TestDb;
 
-use crate::serve::forward_lines;
+use crate::serve::{forward_lines, Killed};
 
 const GUARD: Duration = Duration::from_secs(30);
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// An answer: status, lowercased head, body.
 struct Answer {

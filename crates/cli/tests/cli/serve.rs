@@ -31,6 +31,16 @@ impl Drop for Server {
     }
 }
 
+/// A child process killed (and reaped) when the test ends, passed or failed.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends one raw HTTP/1.1 request and reads the whole answer (the request says `Connection: close`).
 pub fn http(addr: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
