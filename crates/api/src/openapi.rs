@@ -34,8 +34,12 @@ use crate::routes::{activities, health, profile, users};
 )]
 pub struct ApiDoc;
 
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document, built once (it never changes while the server runs).
+static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+    std::sync::LazyLock::new(ApiDoc::openapi);
+
+pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(&DOCUMENT)
 }
 
 /// The answers every writing route (create, reply, profile update) may give besides its own,
@@ -53,17 +57,17 @@ pub enum WriteRejections {
     Unauthorized(Vec<String>),
     #[response(
         status = 403,
-        description = "`forbidden` (cognito mode: `user_handle` names another user)"
+        description = "`forbidden` (cognito mode: `user_handle` names another user), or `[\"forbidden\", \"user_handle_invalid\"]` (the token's user has a handle from before the handle rule and must be renamed first)"
     )]
     Forbidden(Vec<String>),
     #[response(
         status = 429,
-        description = "`rate_limited`: the client address or the author has used up their write allowance (see `Retry-After`)"
+        description = "`rate_limited`: the client address or the author has used up their write allowance (see `Retry-After`; every write's answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`)"
     )]
     RateLimited(Vec<String>),
     #[response(
         status = 503,
-        description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched) or `database_unavailable`"
+        description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched), `database_unavailable`, `timeout` (past the request timeout), or `overloaded` (too many requests in flight, or too many clients tracked by the write limits; with `Retry-After`)"
     )]
     Unavailable(Vec<String>),
 }

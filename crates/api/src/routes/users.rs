@@ -15,7 +15,7 @@ use crate::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UserPageQuery {
-    /// How many of the user's newest cruds, 1–100 (default 20).
+    /// How many of the user's newest cruds, 1–100 (default 20; larger values are capped at 100).
     pub limit: Option<String>,
 }
 
