@@ -38,14 +38,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `pool`; starts the create queue on the current tokio runtime.
-    pub fn new(pool: Pool, author_mode: AuthorMode, creates: CreateQueueSettings) -> Self {
+    /// State over `pool`; starts the create queue and the write limiter's sweeper on the
+    /// current tokio runtime.
+    pub fn new(
+        pool: Pool,
+        author_mode: AuthorMode,
+        creates: CreateQueueSettings,
+        write_limits: rate_limit::WriteLimits,
+    ) -> Self {
         Self {
             creates: CreateQueue::start(pool.clone(), creates),
             pool,
             author_mode,
             item_replies: db::activities::DEFAULT_ITEM_REPLIES,
-            write_limiter: rate_limit::WriteLimiter::new(rate_limit::WriteLimits::default()),
+            write_limiter: rate_limit::WriteLimiter::new(write_limits),
         }
     }
 }

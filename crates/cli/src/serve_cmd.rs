@@ -40,25 +40,25 @@ pub struct ServeArgs {
     pub db_create_lanes: usize,
     /// Replies a feed or user-page item carries, its newest (replies_count stays the total; the
     /// status page pages through them all). Keeps every page bounded whatever one crud attracts.
-    #[arg(long, env = "FEED_ITEM_REPLIES", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=20))]
-    pub item_replies: u8,
+    #[arg(long, env = "FEED_ITEM_REPLIES", default_value_t = db::activities::DEFAULT_ITEM_REPLIES as u8, value_parser = clap::value_parser!(u8).range(0..=20))]
+    pub feed_item_replies: u8,
     /// Longest a request may take before it is answered 503 ["timeout"].
-    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = api::limits::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = api::limits::DEFAULT_REQUEST_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
     /// Most requests handled at once; beyond it requests are answered 503 ["overloaded"] with
     /// Retry-After at once instead of queueing.
-    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = api::limits::DEFAULT_MAX_IN_FLIGHT)]
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = api::limits::DEFAULT_MAX_IN_FLIGHT, value_parser = at_least_one())]
     pub max_in_flight: usize,
     /// Longest a client may take to send a request's headers, from when its connection opened
     /// or its previous response was done; slow-header clients are closed after it.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_HEADER_READ_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_secs: u64,
     /// A keep-alive connection idle this long after a request is closed (at most the header-read
     /// timeout). Behind a load balancer, make the balancer's idle timeout shorter than this.
-    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_IDLE_TIMEOUT_SECS)]
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
     /// Most connections open at once; more wait in the listen backlog until one closes.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = api::server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = api::server::DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one())]
     pub max_connections: usize,
     /// Writes (create, reply, profile update) allowed per client address: N/window, refilled
     /// steadily (window in s, m or h).
@@ -80,6 +80,11 @@ pub struct ServeArgs {
     pub shutdown_timeout_secs: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// A count that must be at least 1 (0 would refuse everything; refused at start, not raised).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 /// Who may write: cognito mode when a user pool and its app client are configured, else dev.
@@ -188,15 +193,6 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         None => Vec::new(),
     };
-    let mut state = AppState::new(
-        pool.clone(),
-        author_mode.clone(),
-        db::CreateQueueSettings {
-            lanes: args.db_create_lanes,
-            ..db::CreateQueueSettings::default()
-        },
-    );
-    state.item_replies = i64::from(args.item_replies);
     let write_limits = if args.no_write_limits {
         tracing::warn!("write rate limits are off (--no-write-limits)");
         api::rate_limit::WriteLimits::OFF
@@ -207,7 +203,16 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
             trust_proxy_hops: args.trust_proxy_hops,
         }
     };
-    state.write_limiter = api::rate_limit::WriteLimiter::new(write_limits);
+    let mut state = AppState::new(
+        pool.clone(),
+        author_mode.clone(),
+        db::CreateQueueSettings {
+            lanes: args.db_create_lanes,
+            ..db::CreateQueueSettings::default()
+        },
+        write_limits,
+    );
+    state.item_replies = i64::from(args.feed_item_replies);
     let connection_limits = api::server::ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -219,8 +224,8 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         &RouterOptions {
             frontend_origins: frontend_origins.clone(),
             limits: api::limits::Limits {
-                request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
-                max_in_flight: args.max_in_flight.max(1),
+                request_timeout: Duration::from_secs(args.request_timeout_secs),
+                max_in_flight: args.max_in_flight,
             },
         },
     );

@@ -96,12 +96,12 @@ pub async fn cognito_app_with_write_limits(
         "UPDATE users SET cognito_user_id = '{ANDREW_SUB}' WHERE handle = 'andrewbrown'"
     ))
     .await;
-    let mut state = AppState::new(
+    let state = AppState::new(
         app.db.pool().clone(),
         AuthorMode::Cognito(verifier),
         db::CreateQueueSettings::default(),
+        limits,
     );
-    state.write_limiter = api::rate_limit::WriteLimiter::new(limits);
     app.router = crate::helpers::from_test_peer(api::router(state, &RouterOptions::default()));
     app
 }

@@ -50,12 +50,12 @@ impl TestApp {
     /// Seeded, with these write limits instead of the defaults.
     pub async fn with_write_limits(limits: api::rate_limit::WriteLimits) -> Self {
         let mut app = Self::seeded().await;
-        let mut state = AppState::new(
+        let state = AppState::new(
             app.db.pool().clone(),
             AuthorMode::Dev,
             db::CreateQueueSettings::default(),
+            limits,
         );
-        state.write_limiter = api::rate_limit::WriteLimiter::new(limits);
         app.router = from_test_peer(api::router(state, &RouterOptions::default()));
         app
     }
@@ -159,7 +159,12 @@ impl TestApp {
 
 pub fn router_for(pool: db::Pool) -> Router {
     from_test_peer(api::router(
-        AppState::new(pool, AuthorMode::Dev, db::CreateQueueSettings::default()),
+        AppState::new(
+            pool,
+            AuthorMode::Dev,
+            db::CreateQueueSettings::default(),
+            api::rate_limit::WriteLimits::default(),
+        ),
         &RouterOptions {
             frontend_origins: vec![HeaderValue::from_static(FRONTEND)],
             ..RouterOptions::default()

@@ -312,16 +312,16 @@ async fn shutdown_gives_up_on_a_request_that_outlasts_the_grace_period() {
 #[tokio::test]
 async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
     let app = TestApp::seeded().await;
-    let mut state = api::AppState::new(
+    let state = api::AppState::new(
         app.db.pool().clone(),
         api::AuthorMode::Dev,
         db::CreateQueueSettings::default(),
+        api::rate_limit::WriteLimits {
+            per_address: Some("1/1h".parse().unwrap()),
+            per_author: None,
+            trust_proxy_hops: 0,
+        },
     );
-    state.write_limiter = api::rate_limit::WriteLimiter::new(api::rate_limit::WriteLimits {
-        per_address: Some("1/1h".parse().unwrap()),
-        per_author: None,
-        trust_proxy_hops: 0,
-    });
     // No MockConnectInfo here: the peer address must come from the accept loop itself.
     let router = api::router(state, &api::RouterOptions::default());
     let server = Running::start(router, ConnectionLimits::default()).await;

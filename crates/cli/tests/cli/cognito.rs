@@ -157,6 +157,20 @@ fn dev_mode_refuses_a_network_address_without_the_explicit_flag() {
 }
 
 #[test]
+fn a_zero_limit_is_refused_at_start_not_quietly_raised() {
+    for name in [
+        "REQUEST_TIMEOUT_SECS",
+        "MAX_IN_FLIGHT",
+        "HEADER_READ_TIMEOUT_SECS",
+        "IDLE_TIMEOUT_SECS",
+        "MAX_CONNECTIONS",
+    ] {
+        let stderr = serve_refuses("127.0.0.1:0", &[(name, "0")]);
+        assert!(stderr.contains("invalid value '0'"), "{name}: {stderr}");
+    }
+}
+
+#[test]
 fn half_a_cognito_configuration_is_refused() {
     let stderr = serve_refuses(
         "127.0.0.1:0",

@@ -1,4 +1,4 @@
-use db::migrations::{self, MigrationState};
+use db::migrations;
 use refinery::Migration;
 use test_db::TestDb;
 
