@@ -40,7 +40,7 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict")]
-    Conflict,
+    Conflict(#[source] DbError),
     #[error("value rejected by the database")]
     InvalidValue(#[source] DbError),
     #[error("database unavailable")]
@@ -72,7 +72,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded | Self::Timeout => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -95,7 +95,7 @@ impl ApiError {
             Self::UnsupportedMediaType => vec!["unsupported_media_type"],
             Self::PayloadTooLarge => vec!["payload_too_large"],
             Self::MethodNotAllowed => vec!["method_not_allowed"],
-            Self::Conflict => vec!["conflict"],
+            Self::Conflict(_) => vec!["conflict"],
             Self::InvalidValue(_) => vec!["invalid_value"],
             Self::Unavailable(_) => vec!["database_unavailable"],
             Self::Overloaded => vec!["overloaded"],
@@ -110,7 +110,7 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable { .. } | DbError::Timeout => Self::Unavailable(e),
-            DbError::Conflict { .. } => Self::Conflict,
+            DbError::Conflict { .. } => Self::Conflict(e),
             DbError::InvalidValue { .. } | DbError::Violation { .. } => Self::InvalidValue(e),
             other => Self::Internal(Box::new(other)),
         }
@@ -156,7 +156,7 @@ impl ApiError {
         let (severity, source): (Severity, &(dyn std::error::Error + 'static)) = match self {
             Self::Internal(cause) => (Severity::Defect, cause.as_ref()),
             Self::Unavailable(cause) => (Severity::Degraded, cause),
-            Self::InvalidValue(cause) => (Severity::Client, cause),
+            Self::InvalidValue(cause) | Self::Conflict(cause) => (Severity::Client, cause),
             _ => return None,
         };
         Some(ErrorCause {
