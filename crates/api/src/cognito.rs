@@ -144,7 +144,8 @@ struct KeyCache {
 /// Verifies access tokens of one user pool. Cheap to share (`Arc`).
 pub struct Verifier {
     config: CognitoConfig,
-    issuer: String,
+    /// What every token must satisfy besides its signature (built once, not per token).
+    validation: Validation,
     http: reqwest::Client,
     keys: RwLock<KeyCache>,
     /// Held while fetching, so concurrent misses wait for one fetch instead of starting theirs.
@@ -166,8 +167,14 @@ impl Verifier {
             .connect_timeout(JWKS_FETCH_TIMEOUT)
             .build()
             .map_err(|e| VerifyError::Unavailable(domain::error_chain(&e)))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[config.issuer()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = EXP_LEEWAY_SECS;
+        // Access tokens carry client_id instead of aud; it is checked in `verify`.
+        validation.validate_aud = false;
         Ok(Self {
-            issuer: config.issuer(),
+            validation,
             config,
             http,
             keys: RwLock::new(KeyCache {
@@ -200,13 +207,7 @@ impl Verifier {
         }
         let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
         let key = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = EXP_LEEWAY_SECS;
-        // Access tokens carry client_id instead of aud; it is checked below.
-        validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation)
             .map_err(|_| VerifyError::Invalid("signature or claims"))?
             .claims;
         if claims.token_use != "access" {
