@@ -101,3 +101,26 @@ async fn in_dev_mode_the_profile_update_names_its_user_and_reports_every_broken_
         "refused updates change nothing"
     );
 }
+
+#[tokio::test]
+async fn handles_are_found_whatever_their_case_and_answered_as_stored() {
+    // Handles are unique without regard to case, so every lookup ignores it too.
+    let app = TestApp::seeded().await;
+    let page = app.get("/api/activities/@AndrewBrown").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.json()["profile"]["handle"], "andrewbrown");
+    let short = app.get("/api/users/@BAYKO/short").await;
+    assert_eq!(short.status, StatusCode::OK);
+    assert_eq!(short.json()["handle"], "bayko");
+    let created = app.create("case-blind", "1-day", "Bayko").await;
+    assert_eq!(created.status, StatusCode::OK);
+    assert_eq!(created.json()["handle"], "bayko");
+    let uuid = created.json()["uuid"].as_str().unwrap().to_owned();
+    let status = app
+        .get(&format!("/api/activities/@BAYKO/status/{uuid}"))
+        .await;
+    assert_eq!(status.status, StatusCode::OK);
+    let reply = app.reply(&uuid, "me too", "ANDREWBROWN").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["handle"], "andrewbrown");
+}

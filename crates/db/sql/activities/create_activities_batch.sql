@@ -12,7 +12,7 @@ WITH input AS MATERIALIZED (
   INSERT INTO activities (uuid, user_uuid, message, expires_at)
   SELECT i.uuid, u.uuid, i.message, now() + i.ttl * interval '1 second'
   FROM input i
-  JOIN users u ON u.handle = i.handle
+  JOIN users u ON lower(u.handle) = lower(i.handle)
   ORDER BY i.ord
   RETURNING activities AS row
 )

@@ -5,7 +5,7 @@ WITH inserted AS (
   INSERT INTO activities (user_uuid, message, expires_at)
   SELECT u.uuid, $2, now() + $3::bigint * interval '1 second'
   FROM users u
-  WHERE u.handle = $1
+  WHERE lower(u.handle) = lower($1)
   RETURNING activities AS row
 )
 SELECT c AS activity, '{}'::live_activities[] AS replies

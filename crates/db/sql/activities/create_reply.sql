@@ -6,7 +6,7 @@
 -- unless the reply was written.
 -- $1: parent uuid, $2: author handle, $3: message.
 WITH author AS (
-  SELECT uuid FROM users WHERE handle = $2
+  SELECT uuid FROM users WHERE lower(handle) = lower($2)
 ), parent AS (
   SELECT uuid, expires_at FROM live_activities WHERE uuid = $1 FOR KEY SHARE
 ), inserted AS (

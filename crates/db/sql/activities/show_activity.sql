@@ -4,4 +4,4 @@
 SELECT a AS activity, ARRAY(SELECT r FROM activity_replies(a.uuid) r LIMIT $3) AS replies
 FROM live_activities a
 WHERE a.uuid = $2
-  AND a.handle = $1
+  AND lower(a.handle) = lower($1)

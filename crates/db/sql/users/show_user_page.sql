@@ -20,5 +20,5 @@ LEFT JOIN LATERAL (
   ORDER BY a.created_at DESC, a.uuid DESC
   LIMIT $2
 ) page ON true
-WHERE u.handle = $1
+WHERE lower(u.handle) = lower($1)
 ORDER BY page.created_at DESC, page.uuid DESC

@@ -161,7 +161,12 @@ async fn an_unknown_author_in_a_batch_gets_none_and_the_others_are_written() {
     let cruds: Vec<NewCrud> = (0..12)
         .map(|i| {
             crud(
-                if i % 3 == 0 { "nobody" } else { "bayko" },
+                // Handles match without regard to case, in a batch too.
+                match i % 3 {
+                    0 => "nobody",
+                    1 => "bayko",
+                    _ => "BayKo",
+                },
                 &format!("crud {i}"),
             )
         })
@@ -172,7 +177,9 @@ async fn an_unknown_author_in_a_batch_gets_none_and_the_others_are_written() {
         if i % 3 == 0 {
             assert!(item.is_none(), "unknown author {i} must get None");
         } else {
-            assert_eq!(item.as_ref().unwrap().activity.message, format!("crud {i}"));
+            let item = item.as_ref().unwrap();
+            assert_eq!(item.activity.message, format!("crud {i}"));
+            assert_eq!(item.activity.handle, "bayko", "answered as stored");
         }
     }
     assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 8);
