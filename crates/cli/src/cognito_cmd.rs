@@ -12,7 +12,7 @@ use aws::cognito::PoolUser;
 use db::users::{CognitoInsert, NewCognitoUser, PlaceholderUser};
 use db::{DbError, Pool, PoolSettings};
 
-use crate::output;
+use crate::output::{self, shown_handle};
 use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
@@ -85,11 +85,6 @@ pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> 
     ));
     pool.close();
     Ok(())
-}
-
-/// A handle from the pool or an old row, printable: control characters escaped.
-fn shown_handle(handle: Option<&str>) -> String {
-    handle.map_or_else(|| "?".to_owned(), |h| h.escape_debug().to_string())
 }
 
 /// Links each placeholder row to its one matching pool user among `unrecorded` (by handle for

@@ -260,7 +260,10 @@ async fn status(target: &Target) -> anyhow::Result<()> {
             if !odd.is_empty() {
                 output::line(format!(
                     "handles breaking the handle rule (letters, digits, _; . or - inside; ≤ 30), left as they are: {}",
-                    odd.join(", ")
+                    odd.iter()
+                        .map(|h| output::shown_handle(Some(h)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }

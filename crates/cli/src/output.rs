@@ -16,6 +16,12 @@ pub fn heading(label: &str) {
     }
 }
 
+/// A handle from the pool or an old row, printable: control characters (a terminal's escape
+/// sequences among them) escaped; `?` when there is none.
+pub fn shown_handle(handle: Option<&str>) -> String {
+    handle.map_or_else(|| "?".to_owned(), |h| h.escape_debug().to_string())
+}
+
 pub fn line(text: impl AsRef<str>) {
     println!("{}", text.as_ref());
 }
@@ -53,5 +59,17 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     );
     for row in rows {
         println!("{}", render(row.iter().map(String::as_str).collect()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_handle_cannot_drive_the_terminal() {
+        assert_eq!(shown_handle(Some("bayko")), "bayko");
+        assert_eq!(shown_handle(Some("evil\x1b[2J")), "evil\\u{1b}[2J");
+        assert_eq!(shown_handle(None), "?");
     }
 }
