@@ -70,7 +70,7 @@ impl AuthorMode {
 /// The bearer token of a request, or `None` for an anonymous one: no `Authorization` header, a
 /// scheme other than Bearer, an empty token, or the signed-out frontend's literal `null`.
 /// Anonymous is never an error on a public route.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()

@@ -23,10 +23,10 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 
 /// Longest client-sent request id kept; longer or odd ones are replaced by a generated one, so a
 /// client cannot write arbitrary text into the logs.
-pub const MAX_REQUEST_ID_LEN: usize = 64;
+const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Whether a client's request id is kept: 1–64 of `A-Z a-z 0-9 - _ . :`.
-pub fn acceptable_request_id(value: &HeaderValue) -> bool {
+fn acceptable_request_id(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= MAX_REQUEST_ID_LEN
