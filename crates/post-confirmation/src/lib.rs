@@ -126,6 +126,17 @@ pub async fn handle(
 /// invocation fails instead of hanging on a database that does not answer.
 pub const TRIGGER_DEADLINE: Duration = Duration::from_secs(4);
 
+/// The function's pool: one invocation at a time per container, so one connection; an
+/// invocation whose database cannot be reached or answer within 3 s fails (the trigger's own
+/// deadline, 4 s, bounds both together, inside Cognito's 5 s).
+pub fn pool_settings() -> db::PoolSettings {
+    db::PoolSettings {
+        max_size: 1,
+        acquire_timeout: Duration::from_millis(3_000),
+        statement_timeout: Duration::from_millis(3_000),
+    }
+}
+
 /// The Lambda's entry point on raw JSON: dispatches on `triggerSource` (pre sign-up or post
 /// confirmation), and returns the input byte-for-byte equivalent (fields the typed events do not
 /// model are kept too). Bounded by [`TRIGGER_DEADLINE`].

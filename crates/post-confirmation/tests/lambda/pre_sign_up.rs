@@ -108,14 +108,7 @@ fn black_hole() -> (TcpListener, u16) {
 async fn both_triggers_give_up_at_their_deadline_when_the_database_never_answers() {
     let (_held, port) = black_hole();
     // The Lambda binary's own pool settings.
-    let pool = crate::pool_on_port(
-        port,
-        &db::PoolSettings {
-            max_size: 1,
-            acquire_timeout: Duration::from_millis(3_000),
-            statement_timeout: Duration::from_millis(3_000),
-        },
-    );
+    let pool = crate::pool_on_port(port, &post_confirmation::pool_settings());
     for event in [crate::example_event(), pre_sign_up_event("cruddurtester")] {
         let err = tokio::time::timeout(Duration::from_secs(30), handle_json(&pool, event))
             .await
