@@ -380,7 +380,13 @@ mod tests {
             "ftp://127.0.0.1/jwks.json",
             "not a url",
         ] {
-            assert!(config.set_jwks_url(bad).is_err(), "{bad}");
+            let before = config.jwks_url.clone();
+            assert_eq!(
+                config.set_jwks_url(bad),
+                Err(ConfigError::JwksUrl(bad.to_owned())),
+                "{bad}"
+            );
+            assert_eq!(config.jwks_url, before, "a refused URL is not kept: {bad}");
         }
     }
 }

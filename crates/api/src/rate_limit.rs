@@ -430,7 +430,11 @@ mod tests {
         for bad in [
             "", "300", "0/5m", "300/", "300/5", "300/0s", "300/5d", "-1/5m", "x/5m",
         ] {
-            assert!(bad.parse::<Rate>().is_err(), "{bad:?}");
+            assert_eq!(
+                bad.parse::<Rate>(),
+                Err(RateError(bad.to_owned())),
+                "{bad:?}"
+            );
         }
     }
 

@@ -308,10 +308,18 @@ mod tests {
             idle_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS + 1),
             ..ConnectionLimits::default()
         };
-        assert!(matches!(
+        assert_eq!(
             idle_too_long.validate(),
-            Err(LimitsError::IdleLongerThanHeaderRead { .. })
-        ));
+            Err(LimitsError::IdleLongerThanHeaderRead {
+                idle: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS + 1),
+                header: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            })
+        );
+        let no_idle_time = ConnectionLimits {
+            idle_timeout: Duration::ZERO,
+            ..ConnectionLimits::default()
+        };
+        assert_eq!(no_idle_time.validate(), Err(LimitsError::ZeroIdleTimeout));
         let no_connections = ConnectionLimits {
             max_connections: 0,
             ..ConnectionLimits::default()

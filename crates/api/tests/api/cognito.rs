@@ -255,7 +255,8 @@ async fn with_the_jwks_down_writes_are_503_reads_work_and_it_recovers_without_re
     let (current, _) = keys();
     let jwks = JwksServer::start(vec![current.jwk()]).await;
     jwks.set_down(true);
-    let refresh = Duration::from_millis(300);
+    // Long enough that the writes below all fall inside one interval, even on a slow machine.
+    let refresh = Duration::from_secs(2);
     let verifier = jwks.verifier(refresh);
     verifier.prefetch().await;
     let app = cognito_app(verifier).await;
@@ -269,12 +270,19 @@ async fn with_the_jwks_down_writes_are_503_reads_work_and_it_recovers_without_re
         )
     );
     assert_eq!(app.home("").await.status, StatusCode::OK);
+    // While it is down, writes do not hammer it: no fetch until the interval has passed.
+    for _ in 0..5 {
+        let reply = create_with(&app, Some(&token), &crud()).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(jwks.fetches(), 1, "only the failed start-up fetch");
 
     jwks.set_up_again();
     // The next attempt is allowed once the refresh interval has passed since the failed one.
     tokio::time::sleep(refresh + Duration::from_millis(100)).await;
     let reply = create_with(&app, Some(&token), &crud()).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json());
+    assert_eq!(jwks.fetches(), 2, "one more fetch, after the interval");
 }
 
 #[tokio::test]

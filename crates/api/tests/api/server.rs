@@ -62,6 +62,15 @@ impl Running {
     }
 }
 
+/// Connection limits: header-read and idle timeouts in seconds, and the connection cap.
+fn limits(header_read_secs: u64, idle_secs: u64, max_connections: usize) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(header_read_secs),
+        idle_timeout: Duration::from_secs(idle_secs),
+        max_connections,
+    }
+}
+
 /// Reads one response whose body is `Content-Length` long; `None` if the server closed first.
 async fn read_response(stream: &mut TcpStream) -> Option<String> {
     let mut buffer = Vec::new();
@@ -111,15 +120,7 @@ async fn closed_by_server(stream: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn slow_header_clients_are_closed_after_the_header_timeout_while_others_are_served() {
     let app = TestApp::seeded().await;
-    let server = Running::start(
-        app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(1),
-            max_connections: 100,
-        },
-    )
-    .await;
+    let server = Running::start(app.router.clone(), limits(1, 1, 100)).await;
     let mut slow = Vec::new();
     for _ in 0..40 {
         let mut stream = server.connect().await;
@@ -144,15 +145,7 @@ async fn slow_header_clients_are_closed_after_the_header_timeout_while_others_ar
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = TestApp::seeded().await;
     // The header clock (60 s) is far beyond the guard: only the idle timeout can close it.
-    let server = Running::start(
-        app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(1),
-            max_connections: 100,
-        },
-    )
-    .await;
+    let server = Running::start(app.router.clone(), limits(60, 1, 100)).await;
     // A client still sending its first request's headers is the header timeout's, not idle.
     let mut slow = server.connect().await;
     slow.write_all(b"GET /api/health-check HTTP/1.1\r\n")
@@ -182,15 +175,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn at_the_connection_cap_a_new_client_waits_until_a_connection_closes() {
     let app = TestApp::seeded().await;
-    let server = Running::start(
-        app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(60),
-            max_connections: 2,
-        },
-    )
-    .await;
+    let server = Running::start(app.router.clone(), limits(60, 60, 2)).await;
     // Two connections, each answered once (so both are surely accepted), then kept open.
     let mut first = server.connect().await;
     let mut second = server.connect().await;
