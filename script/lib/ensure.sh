@@ -83,3 +83,27 @@ ensure_disk_space() {
     return 1
   fi
 }
+
+# Debian's Chromium, for the browser checks (script/browser). Never a browser a tool downloads.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  say "installing Chromium (apt-get install chromium)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+# Node.js and the browser checks' npm packages (tests/browser, from its lockfile, into its own
+# node_modules; playwright-core never downloads a browser).
+ensure_browser_modules() {
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js (apt-get install nodejs npm)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  local stamp=tests/browser/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || ! cmp -s tests/browser/package-lock.json "$stamp.source" 2>/dev/null; then
+    say "installing the browser checks' npm packages (tests/browser)"
+    (cd tests/browser && npm ci --silent --no-audit --no-fund)
+    cp tests/browser/package-lock.json "$stamp.source"
+  fi
+}
