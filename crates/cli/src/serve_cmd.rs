@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Server-side cap on each statement (statement_timeout).
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = db::config::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub db_statement_timeout_ms: u64,
+    /// A pooled connection older than this is closed rather than reused (DNS moves after an RDS
+    /// failover, server restarts and leaky backends reach the pool within it).
+    #[arg(long, env = "DB_MAX_CONNECTION_LIFETIME_SECS", default_value_t = db::pool::DEFAULT_MAX_LIFETIME_SECS)]
+    pub db_max_connection_lifetime_secs: u64,
     /// New cruds written at once, each lane one statement; creates that arrive while every lane
     /// is busy are written together, with one commit.
     #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
@@ -163,6 +167,7 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         max_size: args.db_pool_max_size,
         acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
+        max_lifetime: Duration::from_secs(args.db_max_connection_lifetime_secs),
     };
     let pool = db::pool::build_pool(&target.settings, &tuning)?;
     if let Err(e) = db::health::ping(&pool).await {

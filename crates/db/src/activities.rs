@@ -1,7 +1,7 @@
 //! Cruds ("activities"): the home feed, creating cruds and replies, a crud's status page. Every
 //! query returns rows in the one shape of [`crate::activity`].
 
-use domain::{NewCrud, NewReply};
+use domain::NewReply;
 use uuid::Uuid;
 
 use crate::activity::{FeedItem, StatusPage};
@@ -49,25 +49,6 @@ pub async fn list_home_feed(
     rows.iter()
         .map(|row| FeedItem::from_row(row).map_err(DbError::from))
         .collect()
-}
-
-/// Creates a crud; `Ok(None)` (and nothing written) when the author handle is unknown.
-pub async fn create_activity(pool: &Pool, crud: &NewCrud) -> Result<Option<FeedItem>, DbError> {
-    let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/activities/create_activity.sql"))
-        .await?;
-    let row = client
-        .query_opt(
-            &statement,
-            &[
-                &crud.author.as_str(),
-                &crud.message.as_str(),
-                &crud.ttl.seconds(),
-            ],
-        )
-        .await?;
-    Ok(row.map(|r| FeedItem::from_row(&r)).transpose()?)
 }
 
 /// Replies to `parent` as `reply.author`; the parent's `replies_count` follows by trigger.

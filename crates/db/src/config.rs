@@ -38,6 +38,11 @@ pub enum ConfigError {
 
 /// libpq's `sslmode`, as far as cruddur honours it.
 ///
+/// **Without `sslmode`, a URL naming any host other than loopback or a Unix socket gets
+/// `verify-full`** — libpq's default there is `prefer`, which an active attacker downgrades to
+/// cleartext by refusing TLS. This is a deliberate difference from libpq; write
+/// `sslmode=prefer` (or `disable`) to get libpq's behaviour.
+///
 /// `require` and `verify-ca` are *stricter* here than in libpq: the server certificate and host
 /// name are always verified when TLS is used, against `sslrootcert` / `PGSSLROOTCERT` or, when
 /// neither is given, the Mozilla root store. RDS certificates need Amazon's bundle.
@@ -202,7 +207,7 @@ impl ConnectSettings {
         if pg.get_dbname().is_none_or(str::is_empty) {
             return Err(ConfigError::NoDatabase);
         }
-        let ssl_mode = ssl_mode.unwrap_or(SslMode::Prefer);
+        let ssl_mode = ssl_mode.unwrap_or_else(|| default_ssl_mode(&pg));
         pg.ssl_mode(ssl_mode.for_tokio_postgres());
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_SECS));
@@ -230,7 +235,8 @@ impl ConnectSettings {
         other
     }
 
-    /// The service's session settings, unless the URL already sets `options`:
+    /// The service's session settings, ahead of any `options` the URL gives (so a setting the
+    /// URL names explicitly wins, and the others stay):
     /// - a cap on every statement;
     /// - UTC, so timestamps in Postgres-built JSON carry `+00:00`;
     /// - generic plans for prepared statements. With `LIMIT $1` the planner costs a generic
@@ -241,14 +247,67 @@ impl ConnectSettings {
     /// - no JIT: that same generic estimate (10 % of a 1M-row table) crosses `jit_above_cost`,
     ///   and JIT-compiling the feed took 160 ms per execution for a query that runs in 0.2 ms.
     pub fn with_session_defaults(mut self, statement_timeout: Duration) -> Self {
-        if self.pg.get_options().is_none() {
-            self.pg.options(format!(
-                "-c statement_timeout={} -c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off",
-                statement_timeout.as_millis()
-            ));
+        let ours = format!(
+            "-c statement_timeout={} -c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off",
+            statement_timeout.as_millis()
+        );
+        let merged = match self.pg.get_options().map(str::trim) {
+            Some(theirs) if !theirs.is_empty() => format!("{ours} {theirs}"),
+            _ => ours,
+        };
+        self.pg.options(merged);
+        self
+    }
+
+    /// TCP settings that notice a peer gone without a word (a NAT or firewall that dropped the
+    /// connection, a host that vanished) in seconds instead of the OS's hours: keepalive probes
+    /// on idle connections (5 s idle, every 2 s, 3 misses), and `TCP_USER_TIMEOUT` so a
+    /// connection whose sent data goes unacknowledged fails once `statement_timeout` (plus 2 s)
+    /// has passed — the server would have cancelled the statement by then anyway. Values the URL
+    /// sets (`keepalives_idle`, `tcp_user_timeout`, …) are kept.
+    pub fn with_dead_peer_detection(mut self, statement_timeout: Duration) -> Self {
+        if self.pg.get_tcp_user_timeout().is_none() {
+            self.pg
+                .tcp_user_timeout(statement_timeout + Duration::from_secs(2));
+        }
+        if self.pg.get_keepalives() {
+            if self.pg.get_keepalives_idle() == DRIVER_KEEPALIVES_IDLE {
+                self.pg.keepalives_idle(Duration::from_secs(5));
+            }
+            if self.pg.get_keepalives_interval().is_none() {
+                self.pg.keepalives_interval(Duration::from_secs(2));
+            }
+            if self.pg.get_keepalives_retries().is_none() {
+                self.pg.keepalives_retries(3);
+            }
         }
         self
     }
+}
+
+/// tokio-postgres's own `keepalives_idle` (2 hours): the value a URL that says nothing has.
+const DRIVER_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// `verify-full` unless every host is loopback or a Unix socket (see [`SslMode`]).
+fn default_ssl_mode(pg: &tokio_postgres::Config) -> SslMode {
+    use tokio_postgres::config::Host;
+    let all_local = pg.get_hosts().iter().all(|host| match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => is_loopback(name),
+    }) && pg.get_hostaddrs().iter().all(std::net::IpAddr::is_loopback);
+    if all_local {
+        SslMode::Prefer
+    } else {
+        SslMode::VerifyFull
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -283,7 +342,9 @@ mod tests {
 
     #[test]
     fn defaults_are_applied() {
-        let settings = DatabaseUrl::new("postgres://u@h/db").parse().unwrap();
+        let settings = DatabaseUrl::new("postgres://u@localhost/db")
+            .parse()
+            .unwrap();
         assert_eq!(settings.ssl_mode, SslMode::Prefer);
         assert_eq!(
             settings.pg.get_connect_timeout(),
@@ -325,17 +386,72 @@ mod tests {
     }
 
     #[test]
-    fn session_defaults_are_added_only_when_options_are_absent() {
+    fn session_defaults_come_first_and_a_urls_options_are_kept_after_them() {
+        let ours = "-c statement_timeout=1500 -c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off";
         let settings = DatabaseUrl::new("postgres://u@h/db").parse().unwrap();
         let with = settings.with_session_defaults(Duration::from_millis(1500));
-        assert_eq!(
-            with.pg.get_options(),
-            Some("-c statement_timeout=1500 -c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off")
-        );
+        assert_eq!(with.pg.get_options(), Some(ours));
         let own = DatabaseUrl::new("postgres://u@h/db?options=-c%20search_path%3Dx")
             .parse()
             .unwrap()
             .with_session_defaults(Duration::from_millis(1500));
-        assert_eq!(own.pg.get_options(), Some("-c search_path=x"));
+        assert_eq!(
+            own.pg.get_options(),
+            Some(format!("{ours} -c search_path=x").as_str())
+        );
+    }
+
+    #[test]
+    fn without_sslmode_only_loopback_and_sockets_may_fall_back_to_cleartext() {
+        let mode = |url: &str| DatabaseUrl::new(url).parse().unwrap().ssl_mode;
+        for local in [
+            "postgres://u@localhost/db",
+            "postgres://u@127.0.0.1:5432/db",
+            "postgres://u@127.8.9.10/db",
+            "postgres://u@[::1]:5432/db",
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/db",
+        ] {
+            assert_eq!(mode(local), SslMode::Prefer, "{local}");
+        }
+        for remote in [
+            "postgres://u@db.example.com/db",
+            "postgres://u@10.0.0.5/db",
+            "postgres://u@localhost,db.example.com/db",
+            "postgres://u@localhost/db?hostaddr=10.0.0.5",
+        ] {
+            assert_eq!(mode(remote), SslMode::VerifyFull, "{remote}");
+        }
+        assert_eq!(
+            mode("postgres://u@db.example.com/db?sslmode=prefer"),
+            SslMode::Prefer
+        );
+        assert_eq!(
+            mode("postgres://u@db.example.com/db?sslmode=disable"),
+            SslMode::Disable
+        );
+    }
+
+    #[test]
+    fn dead_peers_are_noticed_in_seconds_unless_the_url_says_otherwise() {
+        let pg = DatabaseUrl::new("postgres://u@h/db")
+            .parse()
+            .unwrap()
+            .with_dead_peer_detection(Duration::from_secs(5))
+            .pg;
+        assert_eq!(pg.get_tcp_user_timeout(), Some(&Duration::from_secs(7)));
+        assert!(pg.get_keepalives());
+        assert_eq!(pg.get_keepalives_idle(), Duration::from_secs(5));
+        assert_eq!(pg.get_keepalives_interval(), Some(Duration::from_secs(2)));
+        assert_eq!(pg.get_keepalives_retries(), Some(3));
+        let own = DatabaseUrl::new(
+            "postgres://u@h/db?keepalives_idle=60&tcp_user_timeout=30&keepalives_retries=9",
+        )
+        .parse()
+        .unwrap()
+        .with_dead_peer_detection(Duration::from_secs(5))
+        .pg;
+        assert_eq!(own.get_tcp_user_timeout(), Some(&Duration::from_secs(30)));
+        assert_eq!(own.get_keepalives_idle(), Duration::from_secs(60));
+        assert_eq!(own.get_keepalives_retries(), Some(9));
     }
 }

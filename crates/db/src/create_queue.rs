@@ -4,22 +4,35 @@
 //! whole group instead of one per crud. A request that arrives alone is written alone, at once,
 //! with the single-crud statement, so an idle server adds no delay.
 //!
-//! Failure keeps every request's own outcome and never writes a crud twice:
-//! - the database rejected the batch statement (it answered with an SQLSTATE, so the transaction
-//!   rolled back and nothing was written): each crud is retried alone and gets its own answer;
-//! - no connection, or the connection broke (the batch may or may not have committed): every
-//!   request of the batch gets the same `Unavailable` error and nothing is retried.
+//! Every crud's uuid is chosen here, before anything is sent, and both statements insert with
+//! `ON CONFLICT (uuid) DO NOTHING`: sending the same cruds again can never write one twice.
+//! Failure keeps every request's own outcome:
+//! - the database rejected the *data* (SQLSTATE class 22 or 23; the transaction rolled back, so
+//!   nothing was written): the cruds of a batch are retried one by one, so only the bad one fails;
+//! - any other answer from the database (statement timeout, shutdown, too many connections, a
+//!   read-only standby after a failover, …), or no connection at all: nothing was written, and
+//!   the same error is answered to the whole batch at once — retrying one by one would only
+//!   multiply the load on a database that is already failing;
+//! - the connection broke while the statement was out (it may have committed): the outcome is
+//!   resolved, not guessed. The same cruds are sent again on another connection; that insert
+//!   waits for the first transaction if it is still running (same primary keys), writes what it
+//!   did not, and then every crud is read back by uuid. Only when the database stays out of reach
+//!   for [`CreateQueueSettings::resolve_within`] is the request told `Unavailable`, and the
+//!   uuids whose fate is unknown are logged.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::NewCrud;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
 use tracing::{Instrument, Span};
+use uuid::Uuid;
 
-use crate::activities::create_activity;
 use crate::activity::FeedItem;
-use crate::error::DbError;
-use crate::pool::{checkout, Pool};
+use crate::error::{is_data_rejection, DbError};
+use crate::pool::{checkout, Pool, PooledClient};
 
 /// What a create request gets back: the crud, `None` when the author handle is unknown.
 pub type CreateOutcome = Result<Option<FeedItem>, DbError>;
@@ -31,6 +44,9 @@ pub struct CreateQueueSettings {
     pub lanes: usize,
     /// Most cruds per statement.
     pub max_batch: usize,
+    /// How long an unknown outcome (connection lost mid-statement) is tried to be resolved
+    /// before the requests are told the database is unavailable.
+    pub resolve_within: Duration,
 }
 
 impl Default for CreateQueueSettings {
@@ -38,14 +54,19 @@ impl Default for CreateQueueSettings {
         Self {
             lanes: 4,
             max_batch: 32,
+            resolve_within: Duration::from_secs(3),
         }
     }
 }
 
 /// Requests waiting for the collector beyond this make senders wait (backpressure).
 const QUEUE_CAPACITY: usize = 1024;
+/// Pause between attempts to resolve an unknown outcome.
+const RESOLVE_PAUSE: Duration = Duration::from_millis(100);
 
 struct Pending {
+    /// Chosen before the crud is sent, so its fate can be looked up if the answer is lost.
+    uuid: Uuid,
     crud: NewCrud,
     reply: oneshot::Sender<CreateOutcome>,
     /// The requester's span: what is logged about this crud belongs to its request.
@@ -63,28 +84,27 @@ impl Pending {
         // The requester may have gone (client disconnected): nothing to tell.
         let _ = self.reply.send(outcome);
     }
-
-    /// Writes this crud alone, inside the request's span.
-    async fn write_alone(self, pool: &Pool) {
-        let outcome = create_activity(pool, &self.crud)
-            .instrument(self.span.clone())
-            .await;
-        self.answer(outcome);
-    }
 }
 
 /// The handle requests use; cheap to clone. The collector task stops when every handle is gone.
 #[derive(Debug, Clone)]
 pub struct CreateQueue {
     tx: mpsc::Sender<Pending>,
+    statements: Arc<AtomicU64>,
 }
 
 impl CreateQueue {
     /// Starts the collector on the current tokio runtime.
     pub fn start(pool: Pool, settings: CreateQueueSettings) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(collect(pool, settings, rx));
-        Self { tx }
+        let statements = Arc::new(AtomicU64::new(0));
+        let writer = Arc::new(Writer {
+            pool,
+            resolve_within: settings.resolve_within,
+            statements: Arc::clone(&statements),
+        });
+        tokio::spawn(collect(writer, settings, rx));
+        Self { tx, statements }
     }
 
     /// Requests waiting for a lane (not yet taken by the collector).
@@ -92,11 +112,18 @@ impl CreateQueue {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
+    /// Insert statements sent so far (batches, single cruds, retries and resolutions): what
+    /// failures cost the database.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
     /// Creates a crud, possibly together with others queued at the same moment.
     pub async fn create(&self, crud: NewCrud) -> CreateOutcome {
         let (reply, outcome) = oneshot::channel();
         self.tx
             .send(Pending {
+                uuid: Uuid::new_v4(),
                 crud,
                 reply,
                 span: Span::current(),
@@ -108,14 +135,16 @@ impl CreateQueue {
 }
 
 fn stopped() -> DbError {
-    DbError::Unavailable {
-        reason: "the create queue has stopped".into(),
-    }
+    DbError::unavailable("the create queue has stopped")
 }
 
 /// Waits for a free lane, then for the first request, then takes whatever else is already
 /// queued: while every lane is busy, requests pile up and leave together.
-async fn collect(pool: Pool, settings: CreateQueueSettings, mut rx: mpsc::Receiver<Pending>) {
+async fn collect(
+    writer: Arc<Writer>,
+    settings: CreateQueueSettings,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     let lanes = Arc::new(Semaphore::new(settings.lanes.max(1)));
     let max_batch = settings.max_batch.max(1);
     loop {
@@ -132,94 +161,215 @@ async fn collect(pool: Pool, settings: CreateQueueSettings, mut rx: mpsc::Receiv
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let writer = Arc::clone(&writer);
         tokio::spawn(async move {
-            write(&pool, batch).await;
+            writer.write(batch).await;
             drop(lane);
         });
     }
 }
 
-async fn write(pool: &Pool, mut batch: Vec<Pending>) {
-    // A request whose client has gone before its crud was sent is dropped, as it would have
-    // been without the queue.
-    batch.retain(|p| !p.reply.is_closed());
-    if batch.len() <= 1 {
-        if let Some(only) = batch.pop() {
-            only.write_alone(pool).await;
-        }
-        return;
-    }
-    let cruds: Vec<&NewCrud> = batch.iter().map(|p| &p.crud).collect();
-    match insert_batch(pool, &cruds).await {
-        Ok(items) => {
-            for (pending, item) in batch.into_iter().zip(items) {
-                pending.answer(Ok(item));
-            }
-        }
-        Err(BatchFailure::RolledBack(e)) => {
-            tracing::warn!(size = batch.len(), sqlstate = ?e.code().map(|c| c.code()),
-                "batch create rejected; writing its cruds one by one");
-            for pending in batch {
-                pending.write_alone(pool).await;
-            }
-        }
-        Err(BatchFailure::Unknown(e)) => {
-            // Each request's own log line carries this cause; no separate line for the batch.
-            for pending in batch {
-                pending.answer(Err(e.duplicate()));
-            }
-        }
-    }
-}
-
-enum BatchFailure {
-    /// The server rejected the statement: its transaction rolled back, nothing was written.
-    RolledBack(tokio_postgres::Error),
-    /// Not known to have been rejected by the server (no connection, or it broke).
+/// Why an insert statement did not give its rows.
+enum Failure {
+    /// The database rejected the data (class 22/23): rolled back, nothing written.
+    Rejected(DbError),
+    /// Nothing was written: the database refused for another reason, or the statement was never
+    /// sent (no connection).
+    NotWritten(DbError),
+    /// The connection broke while the statement was out: it may have committed.
     Unknown(DbError),
 }
 
-impl From<tokio_postgres::Error> for BatchFailure {
-    fn from(e: tokio_postgres::Error) -> Self {
-        if e.as_db_error().is_some() {
-            Self::RolledBack(e)
+impl Failure {
+    /// Classifies an error of the statement that writes (`sent`: it may have reached the server).
+    fn of(e: tokio_postgres::Error, sent: bool) -> Self {
+        let rejected = e
+            .as_db_error()
+            .is_some_and(|db| is_data_rejection(db.code().code()));
+        let answered = e.as_db_error().is_some();
+        let error = DbError::from(e);
+        if rejected {
+            Self::Rejected(error)
+        } else if answered || !sent || !error.is_unavailable() {
+            // The server answered (an error ends its transaction), or the failure is ours.
+            Self::NotWritten(error)
         } else {
-            Self::Unknown(e.into())
+            Self::Unknown(error)
         }
     }
 }
 
-/// Writes the cruds in one statement; the result has one entry per input, in input order.
-async fn insert_batch(
-    pool: &Pool,
-    cruds: &[&NewCrud],
-) -> Result<Vec<Option<FeedItem>>, BatchFailure> {
-    let client = checkout(pool).await.map_err(BatchFailure::Unknown)?;
-    let statement = client
-        .prepare_cached(include_str!(
-            "../sql/activities/create_activities_batch.sql"
-        ))
-        .await?;
-    let handles: Vec<&str> = cruds.iter().map(|c| c.author.as_str()).collect();
-    let messages: Vec<&str> = cruds.iter().map(|c| c.message.as_str()).collect();
-    let ttls: Vec<i64> = cruds.iter().map(|c| c.ttl.seconds()).collect();
-    let rows = client
-        .query(&statement, &[&handles, &messages, &ttls])
-        .await?;
-    let mut items: Vec<Option<FeedItem>> = vec![None; cruds.len()];
-    for row in &rows {
+struct Writer {
+    pool: Pool,
+    resolve_within: Duration,
+    statements: Arc<AtomicU64>,
+}
+
+impl Writer {
+    async fn write(&self, mut batch: Vec<Pending>) {
+        // A request whose client has gone before its crud was sent is dropped, as it would have
+        // been without the queue.
+        batch.retain(|p| !p.reply.is_closed());
+        let span = match batch.as_slice() {
+            [] => return,
+            [only] => only.span.clone(),
+            _ => Span::none(),
+        };
+        match self.insert(&batch).instrument(span).await {
+            Ok(items) => answer_all(batch, items),
+            Err(Failure::Rejected(e)) if batch.len() > 1 => {
+                tracing::warn!(
+                    size = batch.len(),
+                    sqlstate = e.sqlstate(),
+                    "batch create rejected by the database; writing its cruds one by one"
+                );
+                for pending in batch {
+                    self.write_alone(pending).await;
+                }
+            }
+            Err(Failure::Rejected(e) | Failure::NotWritten(e)) => answer_error(batch, &e),
+            Err(Failure::Unknown(e)) => self.resolve(batch, e).await,
+        }
+    }
+
+    /// Writes one crud of a rejected batch on its own, inside its request's span.
+    async fn write_alone(&self, pending: Pending) {
+        let span = pending.span.clone();
+        let batch = vec![pending];
+        match self.insert(&batch).instrument(span).await {
+            Ok(items) => answer_all(batch, items),
+            Err(Failure::Rejected(e) | Failure::NotWritten(e)) => answer_error(batch, &e),
+            Err(Failure::Unknown(e)) => self.resolve(batch, e).await,
+        }
+    }
+
+    /// Writes the cruds in one statement; one entry per input, in input order.
+    async fn insert(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, Failure> {
+        let client = checkout(&self.pool).await.map_err(Failure::NotWritten)?;
+        self.insert_on(&client, batch).await
+    }
+
+    async fn insert_on(
+        &self,
+        client: &PooledClient,
+        batch: &[Pending],
+    ) -> Result<Vec<Option<FeedItem>>, Failure> {
+        if let [only] = batch {
+            let statement = client
+                .prepare_cached(include_str!("../sql/activities/create_activity.sql"))
+                .await
+                .map_err(|e| Failure::of(e, false))?;
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            let row = client
+                .query_opt(
+                    &statement,
+                    &[
+                        &only.crud.author.as_str(),
+                        &only.crud.message.as_str(),
+                        &only.crud.ttl.seconds(),
+                        &only.uuid,
+                    ],
+                )
+                .await
+                .map_err(|e| Failure::of(e, true))?;
+            let item = row
+                .map(|r| FeedItem::from_row(&r))
+                .transpose()
+                .map_err(|e| Failure::NotWritten(e.into()))?;
+            return Ok(vec![item]);
+        }
+        let statement = client
+            .prepare_cached(include_str!(
+                "../sql/activities/create_activities_batch.sql"
+            ))
+            .await
+            .map_err(|e| Failure::of(e, false))?;
+        let handles: Vec<&str> = batch.iter().map(|p| p.crud.author.as_str()).collect();
+        let messages: Vec<&str> = batch.iter().map(|p| p.crud.message.as_str()).collect();
+        let ttls: Vec<i64> = batch.iter().map(|p| p.crud.ttl.seconds()).collect();
+        let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        let rows = client
+            .query(&statement, &[&handles, &messages, &ttls, &uuids])
+            .await
+            .map_err(|e| Failure::of(e, true))?;
+        by_position(&rows, batch.len()).map_err(Failure::NotWritten)
+    }
+
+    /// Settles cruds whose statement may or may not have committed (see the module docs).
+    async fn resolve(&self, batch: Vec<Pending>, cause: DbError) {
+        let deadline = Instant::now() + self.resolve_within;
+        let mut last = cause;
+        loop {
+            match tokio::time::timeout_at(deadline, self.written(&batch)).await {
+                Ok(Ok(items)) => {
+                    tracing::warn!(size = batch.len(), cause = %last,
+                        "connection lost while creating; outcome resolved by uuid");
+                    return answer_all(batch, items);
+                }
+                Ok(Err(e)) => last = e,
+                Err(_elapsed) => break,
+            }
+            if Instant::now() + RESOLVE_PAUSE >= deadline {
+                break;
+            }
+            tokio::time::sleep(RESOLVE_PAUSE).await;
+        }
+        let unknown: Vec<String> = batch.iter().map(|p| p.uuid.to_string()).collect();
+        tracing::warn!(uuids = ?unknown, cause = %last,
+            "connection lost while creating and the database stayed out of reach; these cruds may or may not be written");
+        let error = DbError::unavailable(format!(
+            "the connection was lost while writing and the outcome could not be checked: {last}"
+        ));
+        answer_error(batch, &error);
+    }
+
+    /// Sends the cruds again (a no-op for those already written: same uuids) and reads every
+    /// one back by uuid. `None` for a crud that is not there: its author is unknown.
+    async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, DbError> {
+        let client = checkout(&self.pool).await?;
+        match self.insert_on(&client, batch).await {
+            Ok(_) => {}
+            Err(Failure::Rejected(e) | Failure::NotWritten(e) | Failure::Unknown(e)) => {
+                return Err(e)
+            }
+        }
+        let statement = client
+            .prepare_cached(include_str!("../sql/activities/cards_by_uuid.sql"))
+            .await?;
+        let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
+        let rows = client.query(&statement, &[&uuids]).await?;
+        by_position(&rows, batch.len())
+    }
+}
+
+fn answer_all(batch: Vec<Pending>, items: Vec<Option<FeedItem>>) {
+    for (pending, item) in batch.into_iter().zip(items) {
+        pending.answer(Ok(item));
+    }
+}
+
+/// One failure for every request of a batch; each request's own log line carries the cause.
+fn answer_error(batch: Vec<Pending>, error: &DbError) {
+    for pending in batch {
+        pending.answer(Err(error.duplicate()));
+    }
+}
+
+/// Rows carrying `ord` (1-based input position) into one entry per input.
+fn by_position(
+    rows: &[tokio_postgres::Row],
+    inputs: usize,
+) -> Result<Vec<Option<FeedItem>>, DbError> {
+    let mut items: Vec<Option<FeedItem>> = vec![None; inputs];
+    for row in rows {
         let ord: i64 = row.try_get("ord")?;
         let index = usize::try_from(ord - 1)
             .ok()
-            .filter(|i| *i < cruds.len())
-            .ok_or_else(|| {
-                BatchFailure::Unknown(DbError::Unavailable {
-                    reason: format!(
-                        "batch create answered position {ord} for {} inputs",
-                        cruds.len()
-                    ),
-                })
+            .filter(|i| *i < inputs)
+            .ok_or_else(|| DbError::Unexpected {
+                sqlstate: None,
+                message: format!("create answered position {ord} for {inputs} inputs"),
             })?;
         items[index] = Some(FeedItem::from_row(row)?);
     }

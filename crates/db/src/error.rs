@@ -6,9 +6,16 @@ use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The database cannot be reached now (pool timeout, refused or broken connection).
-    #[error("database unavailable: {reason}")]
-    Unavailable { reason: String },
+    /// The database cannot serve us now, and a later attempt may succeed: pool timeout, refused
+    /// or broken connection, or a server answer in a transient class — too many connections or
+    /// out of resources (53), shutdown, crash recovery or starting up (57P0x), connection
+    /// failure (08), a read-only transaction after a failover (25006), serialization failure or
+    /// deadlock (40). `sqlstate` is set when the server said which.
+    #[error("database unavailable{}: {reason}", sqlstate.as_deref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default())]
+    Unavailable {
+        reason: String,
+        sqlstate: Option<String>,
+    },
     /// A unique constraint rejected the row (SQLSTATE 23505).
     #[error("conflict with existing row (constraint {constraint})")]
     Conflict { constraint: String },
@@ -43,8 +50,9 @@ impl DbError {
     /// Variants that carry a driver error become `Unavailable` with its message.
     pub fn duplicate(&self) -> Self {
         match self {
-            Self::Unavailable { reason } => Self::Unavailable {
+            Self::Unavailable { reason, sqlstate } => Self::Unavailable {
                 reason: reason.clone(),
+                sqlstate: sqlstate.clone(),
             },
             Self::Conflict { constraint } => Self::Conflict {
                 constraint: constraint.clone(),
@@ -62,16 +70,24 @@ impl DbError {
                 sqlstate: sqlstate.clone(),
                 message: message.clone(),
             },
-            Self::Tls(_) => Self::Unavailable {
-                reason: self.to_string(),
-            },
+            Self::Tls(_) => Self::unavailable(self.to_string()),
+        }
+    }
+
+    /// Unavailable for a reason of our own (no SQLSTATE: the server did not say).
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self::Unavailable {
+            reason: reason.into(),
+            sqlstate: None,
         }
     }
 
     /// The SQLSTATE of a database-side error, for logs.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Self::Unexpected { sqlstate, .. } => sqlstate.as_deref(),
+            Self::Unexpected { sqlstate, .. } | Self::Unavailable { sqlstate, .. } => {
+                sqlstate.as_deref()
+            }
             Self::InvalidValue { sqlstate } => Some(sqlstate),
             _ => None,
         }
@@ -86,9 +102,7 @@ impl From<tokio_postgres::Error> for DbError {
     fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
             return if is_connection_failure(&e) {
-                Self::Unavailable {
-                    reason: connection_reason(&e),
-                }
+                Self::unavailable(connection_reason(&e))
             } else {
                 // The server answered, but not in the shape the code expects (a column type or
                 // a row type out of step with the code), or the settings are unusable.
@@ -116,9 +130,10 @@ impl From<tokio_postgres::Error> for DbError {
             Self::Timeout
         } else if code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME {
             Self::Auth(db.message().to_owned())
-        } else if code.code().starts_with("57P") || code.code().starts_with("08") {
+        } else if is_transient(code.code()) {
             Self::Unavailable {
                 reason: db.message().to_owned(),
+                sqlstate: Some(code.code().to_owned()),
             }
         } else {
             Self::Unexpected {
@@ -127,6 +142,20 @@ impl From<tokio_postgres::Error> for DbError {
             }
         }
     }
+}
+
+/// SQLSTATEs after which the same request may succeed later; see [`DbError::Unavailable`].
+pub fn is_transient(sqlstate: &str) -> bool {
+    sqlstate == SqlState::READ_ONLY_SQL_TRANSACTION.code()
+        || ["53", "57P", "08", "40"]
+            .iter()
+            .any(|prefix| sqlstate.starts_with(prefix))
+}
+
+/// Whether the database rejected the *data* of a statement (data exception, class 22, or
+/// integrity constraint violation, class 23): the same statement with other values may succeed.
+pub fn is_data_rejection(sqlstate: &str) -> bool {
+    sqlstate.starts_with("22") || sqlstate.starts_with("23")
 }
 
 /// Whether a driver error without a server answer means the connection failed or broke (an I/O
@@ -155,15 +184,11 @@ impl From<PoolError> for DbError {
     fn from(e: PoolError) -> Self {
         match e {
             PoolError::Backend(pg) => pg.into(),
-            PoolError::Timeout(kind) => Self::Unavailable {
-                reason: format!("timed out waiting for a connection ({kind:?})"),
-            },
-            PoolError::Closed => Self::Unavailable {
-                reason: "the pool is closed".into(),
-            },
-            other => Self::Unavailable {
-                reason: other.to_string(),
-            },
+            PoolError::Timeout(kind) => {
+                Self::unavailable(format!("timed out waiting for a connection ({kind:?})"))
+            }
+            PoolError::Closed => Self::unavailable("the pool is closed"),
+            other => Self::unavailable(other.to_string()),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+use deadpool_postgres::{HookError, Manager, ManagerConfig, RecyclingMethod, Runtime};
 use tokio_postgres::Client;
 
 use crate::config::{ConnectSettings, DEFAULT_STATEMENT_TIMEOUT_MS};
@@ -16,6 +16,10 @@ pub use deadpool_postgres::{Object as PooledClient, Pool};
 pub const DEFAULT_POOL_MAX_SIZE: usize = 16;
 /// How long a request waits for a free connection before the database counts as unavailable.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2_000;
+/// A pooled connection older than this is closed instead of reused: DNS changes (an RDS
+/// failover moves the endpoint), a restarted server's new settings and a leaky backend's memory
+/// all reach the pool within this time.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 30 * 60;
 
 /// Tunables of [`build_pool`].
 #[derive(Debug, Clone)]
@@ -23,6 +27,7 @@ pub struct PoolSettings {
     pub max_size: usize,
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
+    pub max_lifetime: Duration,
 }
 
 impl Default for PoolSettings {
@@ -31,6 +36,7 @@ impl Default for PoolSettings {
             max_size: DEFAULT_POOL_MAX_SIZE,
             acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
+            max_lifetime: Duration::from_secs(DEFAULT_MAX_LIFETIME_SECS),
         }
     }
 }
@@ -39,7 +45,9 @@ impl Default for PoolSettings {
 pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<Pool, DbError> {
     let connect = settings
         .clone()
-        .with_session_defaults(tuning.statement_timeout);
+        .with_session_defaults(tuning.statement_timeout)
+        .with_dead_peer_detection(tuning.statement_timeout);
+    let max_lifetime = tuning.max_lifetime;
     let connect_timeout = connect_bound(&connect);
     let tls = tls::connector(connect.root_cert.as_deref())?;
     let manager = Manager::from_config(
@@ -54,11 +62,19 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
         .wait_timeout(Some(tuning.acquire_timeout))
         .create_timeout(Some(connect_timeout))
         .recycle_timeout(Some(Duration::from_secs(1)))
+        .pre_recycle(deadpool_postgres::Hook::sync_fn(move |_, metrics| {
+            if metrics.age() >= max_lifetime {
+                // The pool drops it and hands out (or opens) another.
+                Err(HookError::message(
+                    "connection reached its maximum lifetime",
+                ))
+            } else {
+                Ok(())
+            }
+        }))
         .runtime(Runtime::Tokio1)
         .build()
-        .map_err(|e| DbError::Unavailable {
-            reason: format!("cannot build the pool: {e}"),
-        })
+        .map_err(|e| DbError::unavailable(format!("cannot build the pool: {e}")))
 }
 
 /// Takes a connection from the pool.
@@ -73,8 +89,11 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, DbError> {
     let bound = connect_bound(settings);
     let (client, connection) = tokio::time::timeout(bound, settings.pg.connect(tls))
         .await
-        .map_err(|_| DbError::Unavailable {
-            reason: format!("no answer from the server within {} s", bound.as_secs()),
+        .map_err(|_| {
+            DbError::unavailable(format!(
+                "no answer from the server within {} s",
+                bound.as_secs()
+            ))
         })??;
     tokio::spawn(async move {
         if let Err(e) = connection.await {

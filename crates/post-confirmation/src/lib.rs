@@ -134,6 +134,7 @@ pub fn pool_settings() -> db::PoolSettings {
         max_size: 1,
         acquire_timeout: Duration::from_millis(3_000),
         statement_timeout: Duration::from_millis(3_000),
+        ..db::PoolSettings::default()
     }
 }
 

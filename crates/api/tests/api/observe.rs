@@ -161,3 +161,94 @@ async fn a_server_error_is_logged_once_on_the_request_line_and_never_in_the_body
     assert_eq!(line["fields"]["status"], 500);
     assert_eq!(line["span"]["request_id"], "broken-1");
 }
+
+/// A server on 127.0.0.1 that speaks just enough of the PostgreSQL protocol to refuse every
+/// login with `sqlstate` (declining TLS first), as a real server does when it is full, starting
+/// up, shutting down or failing over.
+async fn postgres_refusing_with(sqlstate: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                loop {
+                    let len = socket.read_u32().await.unwrap_or(0) as usize;
+                    let mut body = vec![0u8; len.saturating_sub(4)];
+                    if len < 8 || socket.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    if body[..4] == 80_877_103u32.to_be_bytes() {
+                        let _ = socket.write_all(b"N").await; // SSLRequest: no TLS here
+                        continue;
+                    }
+                    let mut fields = Vec::new();
+                    for (tag, value) in [
+                        (b'S', "FATAL"),
+                        (b'V', "FATAL"),
+                        (b'C', sqlstate),
+                        (b'M', "refused by the test server"),
+                    ] {
+                        fields.push(tag);
+                        fields.extend_from_slice(value.as_bytes());
+                        fields.push(0);
+                    }
+                    fields.push(0);
+                    let mut message = vec![b'E'];
+                    message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+                    message.extend_from_slice(&fields);
+                    let _ = socket.write_all(&message).await;
+                    return;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn transient_database_errors_are_503_unavailable_logged_once_at_warn_with_the_sqlstate() {
+    // Too many connections, out of memory, shutdown, crash recovery, starting up, connection
+    // failure, read-only (a demoted primary), serialization failure.
+    for sqlstate in [
+        "53300", "53200", "57P01", "57P02", "57P03", "08006", "08004", "25006", "40001",
+    ] {
+        let port = postgres_refusing_with(sqlstate).await;
+        let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
+            .parse()
+            .unwrap();
+        let pool = db::pool::build_pool(&settings, &db::PoolSettings::default()).unwrap();
+        let router = crate::helpers::router_for(pool);
+        let logs = Captured::default();
+        let guard = logs.install();
+        let request = Request::get("/api/activities/home")
+            .header("x-request-id", sqlstate)
+            .body(Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        drop(guard);
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{sqlstate}"
+        );
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], br#"["database_unavailable"]"#, "{sqlstate}");
+        let lines = logs.of_request(sqlstate);
+        assert_eq!(
+            lines.len(),
+            1,
+            "{sqlstate}: one line per request: {lines:?}"
+        );
+        let line = &lines[0];
+        assert_eq!(line["level"], "WARN", "{sqlstate}: {line}");
+        let error = line["fields"]["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("SQLSTATE {sqlstate}")),
+            "{sqlstate}: {error}"
+        );
+    }
+}

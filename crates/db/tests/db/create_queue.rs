@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use db::activity::FeedItem;
-use db::{CreateQueue, CreateQueueSettings, DatabaseUrl, DbError};
+use db::{CreateQueue, CreateQueueSettings, DatabaseUrl, DbError, PoolSettings};
 use domain::NewCrud;
 use test_db::TestDb;
+
+use crate::cut_proxy::CutProxy;
 
 /// Far above anything these tests wait for; only reached if something hangs.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -68,7 +70,54 @@ fn one_lane() -> CreateQueueSettings {
     CreateQueueSettings {
         lanes: 1,
         max_batch: 32,
+        ..CreateQueueSettings::default()
     }
+}
+
+/// A pool on `db` whose statements are cut off after `statement_timeout`.
+fn pool_with_timeout(db: &TestDb, statement_timeout: Duration) -> db::Pool {
+    db::pool::build_pool(
+        db.settings(),
+        &PoolSettings {
+            statement_timeout,
+            ..PoolSettings::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A trigger that counts every crud the database is asked to insert (a sequence is not rolled
+/// back) and then runs `then` (PL/pgSQL), e.g. a sleep or an error.
+async fn count_inserts_then(db: &TestDb, then: &str) {
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "CREATE SEQUENCE insert_attempts;
+             CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               PERFORM nextval('insert_attempts');
+               {then};
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER count_insert BEFORE INSERT ON activities
+               FOR EACH ROW EXECUTE FUNCTION count_insert();"
+        ))
+        .await
+        .unwrap();
+}
+
+async fn insert_attempts(db: &TestDb) -> i64 {
+    count(
+        db,
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM insert_attempts",
+    )
+    .await
+}
+
+fn many(n: usize, prefix: &str) -> Vec<NewCrud> {
+    (0..n)
+        .map(|i| crud("andrewbrown", &format!("{prefix} {i}")))
+        .collect()
 }
 
 #[tokio::test]
@@ -279,4 +328,189 @@ async fn without_a_database_every_request_of_a_batch_is_told_unavailable() {
         assert!(err.is_unavailable(), "{err:?}");
         assert!(!err.to_string().contains("secret"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn a_statement_timeout_is_answered_to_the_whole_batch_without_retries() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    count_inserts_then(&db, "PERFORM pg_sleep(2)").await;
+    let pool = pool_with_timeout(&db, Duration::from_millis(200));
+    let queue = CreateQueue::start(pool, one_lane());
+    for outcome in create_all(&queue, many(8, "slow")).await {
+        assert!(
+            matches!(outcome, Err(DbError::Timeout)),
+            "every request gets the timeout: {outcome:?}"
+        );
+    }
+    // One statement, cancelled in its first row; retrying one by one would have sent 8 more.
+    assert_eq!(queue.statements_sent(), 1);
+    assert_eq!(insert_attempts(&db).await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 0);
+}
+
+#[tokio::test]
+async fn a_backend_terminated_mid_batch_fails_the_batch_once_and_the_queue_recovers() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    count_inserts_then(
+        &db,
+        "IF NEW.message LIKE 'doomed%' THEN PERFORM pg_sleep(30); END IF",
+    )
+    .await;
+    let queue = CreateQueue::start(db.pool().clone(), one_lane());
+    let batch = {
+        let queue = queue.clone();
+        tokio::spawn(async move { create_all(&queue, many(8, "doomed")).await })
+    };
+    let sleeping = "SELECT count(*) FROM pg_stat_activity
+         WHERE wait_event = 'PgSleep' AND datname = current_database()";
+    let db_ref = &db;
+    wait_until(|| async move { count(db_ref, sleeping).await == 1 }).await;
+    let terminated = count(
+        &db,
+        "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid)
+         WHERE wait_event = 'PgSleep' AND datname = current_database()",
+    )
+    .await;
+    assert_eq!(terminated, 1);
+    for outcome in tokio::time::timeout(HANG_GUARD, batch)
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        match outcome {
+            Err(DbError::Unavailable { sqlstate, .. }) => {
+                assert_eq!(sqlstate.as_deref(), Some("57P01"))
+            }
+            other => panic!("every request is told the database is unavailable: {other:?}"),
+        }
+    }
+    assert_eq!(
+        queue.statements_sent(),
+        1,
+        "no retry after a shutdown error"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 0);
+    // The broken connection is not handed out again: the next crud is written.
+    let next = queue.create(crud("bayko", "after")).await.unwrap().unwrap();
+    assert_eq!(next.activity.message, "after");
+}
+
+#[tokio::test]
+async fn a_read_only_database_fails_the_whole_batch_as_unavailable() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    // What a client of a demoted primary sees after a failover.
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = on",
+            db.name()
+        ))
+        .await
+        .unwrap();
+    let queue = CreateQueue::start(db.pool().clone(), one_lane());
+    for outcome in create_all(&queue, many(8, "read-only")).await {
+        match outcome {
+            Err(DbError::Unavailable { sqlstate, .. }) => {
+                assert_eq!(sqlstate.as_deref(), Some("25006"))
+            }
+            other => panic!("every request is told the database is unavailable: {other:?}"),
+        }
+    }
+    assert_eq!(queue.statements_sent(), 1, "no retry one by one");
+}
+
+/// A queue whose connections go through a [`CutProxy`].
+async fn queue_through_proxy(
+    db: &TestDb,
+    settings: CreateQueueSettings,
+) -> (CreateQueue, CutProxy) {
+    let proxy = CutProxy::start(test_db::cluster().port()).await;
+    let url = db.url().expose().replace(
+        &format!("127.0.0.1:{}/", test_db::cluster().port()),
+        &format!("127.0.0.1:{}/", proxy.port()),
+    );
+    let settings_db = DatabaseUrl::new(url).parse().unwrap();
+    let pool = db::pool::build_pool(&settings_db, &PoolSettings::default()).unwrap();
+    (CreateQueue::start(pool, settings), proxy)
+}
+
+async fn assert_each_written_once(db: &TestDb, outcomes: &[Outcome], prefix: &str) {
+    let mut uuids = HashSet::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let item = outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("crud {i} committed, so it must be answered: {e}"))
+            .as_ref()
+            .expect("known author");
+        assert_eq!(item.activity.message, format!("{prefix} {i}"));
+        uuids.insert(item.activity.uuid);
+    }
+    let client = db.client().await;
+    for uuid in &uuids {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM activities WHERE uuid = $1", &[uuid])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "crud {uuid} stored once");
+    }
+    assert_eq!(
+        count(db, "SELECT count(*) FROM activities").await,
+        i64::try_from(outcomes.len()).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_lost_after_commit_is_resolved_by_uuid_not_guessed() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    let (queue, proxy) = queue_through_proxy(&db, one_lane()).await;
+    proxy.cut_after_commit("lost-answer");
+    let outcomes = create_all(&queue, many(8, "lost-answer")).await;
+    assert_eq!(proxy.cuts(), 1, "the batch's answer was lost");
+    assert_each_written_once(&db, &outcomes, "lost-answer").await;
+    // The batch, then the same batch again (skipped: already written) on another connection.
+    assert_eq!(queue.statements_sent(), 2);
+
+    // A crud written alone takes the same path.
+    proxy.cut_after_commit("alone-lost");
+    let outcome = queue.create(crud("bayko", "alone-lost")).await;
+    assert_eq!(proxy.cuts(), 2);
+    let item = outcome.unwrap().expect("written, and answered as written");
+    assert_eq!(item.activity.message, "alone-lost");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM activities WHERE message = 'alone-lost'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unresolvable_outcome_is_unavailable_after_the_bound_and_says_so() {
+    let db = TestDb::new().await;
+    with_users(&db).await;
+    let settings = CreateQueueSettings {
+        resolve_within: Duration::from_millis(500),
+        ..one_lane()
+    };
+    let (queue, proxy) = queue_through_proxy(&db, settings).await;
+    proxy.cut_after_commit_then_refuse("unreachable");
+    let outcomes = create_all(&queue, many(4, "unreachable")).await;
+    assert_eq!(proxy.cuts(), 1);
+    for outcome in outcomes {
+        let err = outcome.expect_err("the outcome could not be checked");
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(
+            err.to_string().contains("outcome could not be checked"),
+            "{err}"
+        );
+    }
+    // They did commit: the client was told "unavailable", never "written" for a lost crud.
+    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 4);
 }

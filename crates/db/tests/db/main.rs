@@ -4,7 +4,9 @@
 mod admin;
 mod connection_errors;
 mod create_queue;
+mod cut_proxy;
 mod harness;
 mod migrations;
 mod schema;
 mod seeds;
+mod sessions;
