@@ -33,14 +33,32 @@ pub enum DbCommand {
     /// Terminate every other session on the database.
     KillSessions(ConfirmArgs),
     /// Drop, create, migrate and seed: a fresh database.
-    Setup(DropArgs),
+    Setup(SetupArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfirmArgs {
-    /// Confirm a destructive command on production (--prod).
+    /// Confirm a destructive command on production (--prod) or on a database that is not the
+    /// embedded cluster nor on this machine's loopback.
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoUsersArgs {
+    /// Add the seed's demo users (andrewbrown, bayko, and --demo's generated ones) to a database
+    /// that is not the embedded cluster; without it they go only there, so that they never take
+    /// real people's handles.
+    #[arg(long)]
+    pub allow_demo_users: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub drop: DropArgs,
+    #[command(flatten)]
+    pub demo_users: DemoUsersArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +75,8 @@ pub struct SeedArgs {
     /// Also add this many generated cruds over generated users (for benchmarks).
     #[arg(long, value_name = "N")]
     pub demo: Option<u64>,
+    #[command(flatten)]
+    pub demo_users: DemoUsersArgs,
 }
 
 pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
@@ -93,6 +113,12 @@ pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
         }
         DbCommand::Seed(args) => {
             output::heading("db-seed");
+            if !target.allows_demo_users(args.demo_users.allow_demo_users) {
+                anyhow::bail!(
+                    "not seeding {}: it is not the embedded cluster, and the seed's demo users would take real handles there; pass --allow-demo-users to add them anyway",
+                    target.url.masked()
+                );
+            }
             seed(&target, args.demo).await
         }
         DbCommand::Sessions => {
@@ -106,18 +132,32 @@ pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
         }
         DbCommand::Setup(args) => {
             output::heading("db-setup");
-            target.confirm_destructive("drop and recreate the database", args.confirm.yes)?;
-            setup(&target, args.force).await
+            target.confirm_destructive("drop and recreate the database", args.drop.confirm.yes)?;
+            let demo_users = target.allows_demo_users(args.demo_users.allow_demo_users);
+            setup(&target, args.drop.force, demo_users).await
         }
     }
 }
 
-/// Drop (unless absent), create, migrate, seed.
-pub async fn setup(target: &Target, force: bool) -> anyhow::Result<()> {
+/// Drop (unless absent), create, migrate, and seed when `demo_users` allows it.
+pub async fn setup(target: &Target, force: bool, demo_users: bool) -> anyhow::Result<()> {
     drop_db(target, force).await?;
     create(target).await?;
     migrate(target).await?;
-    seed(target, None).await
+    if demo_users {
+        seed(target, None).await
+    } else {
+        skip_seed(target);
+        Ok(())
+    }
+}
+
+/// Says why no demo users were added (outside the embedded cluster, unless asked).
+pub fn skip_seed(target: &Target) {
+    output::line(format!(
+        "seed: skipped ({} is not the embedded cluster; --allow-demo-users adds the demo users)",
+        target.url.masked()
+    ));
 }
 
 async fn open(target: &Target) -> anyhow::Result<Client> {

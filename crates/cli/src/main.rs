@@ -52,7 +52,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Embedded PostgreSQL (or CONNECTION_URL) → migrate → seed if empty → serve the API.
-    Up(serve_cmd::ServeArgs),
+    Up(serve_cmd::UpArgs),
     /// Serve the HTTP API against the configured database.
     Serve(serve_cmd::ServeArgs),
     /// Database operations (the seed's bin/db-* scripts).

@@ -146,8 +146,18 @@ impl AuthArgs {
     }
 }
 
-/// `up`: prepare the database, then serve.
-pub async fn up(target: Target, args: ServeArgs) -> anyhow::Result<()> {
+/// `up`'s options: the server's, and whether demo users may be seeded outside the embedded
+/// cluster.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub demo_users: crate::db_cmd::DemoUsersArgs,
+}
+
+/// `up`: prepare the database, seed an empty one (demo users only where allowed), then serve.
+pub async fn up(target: Target, args: UpArgs) -> anyhow::Result<()> {
     output::heading("up");
     if target.cluster.is_some() {
         crate::db_cmd::ensure_database(&target).await?;
@@ -157,9 +167,13 @@ pub async fn up(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     let counts = db::admin::count_rows(&client).await?;
     drop(client);
     if counts.is_none_or(|c| c.users == 0) {
-        crate::db_cmd::seed(&target, None).await?;
+        if target.allows_demo_users(args.demo_users.allow_demo_users) {
+            crate::db_cmd::seed(&target, None).await?;
+        } else {
+            crate::db_cmd::skip_seed(&target);
+        }
     }
-    serve(target, args).await
+    serve(target, args.serve).await
 }
 
 pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {

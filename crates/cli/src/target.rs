@@ -1,5 +1,17 @@
 //! Which database a command works on: `--url`, else `PROD_CONNECTION_URL` with `--prod`, else
 //! `CONNECTION_URL`, else the embedded cluster (started on demand).
+//!
+//! Safety rules that follow from where the database is:
+//! - `--url` may not carry a password: every user of the machine can read a process's
+//!   arguments. Passwords go in `CONNECTION_URL` / `PROD_CONNECTION_URL`, or in `PGPASSWORD`
+//!   for a URL without one.
+//! - commands that destroy data need `--yes` (or, on a terminal, the database name typed back)
+//!   unless the database is the embedded cluster or a server on this machine's loopback — and
+//!   always with `--prod`.
+//! - the seed's demo users go only into the embedded cluster unless asked for
+//!   (`--allow-demo-users`): elsewhere they would squat real people's handles.
+
+use std::io::{BufRead, IsTerminal, Write};
 
 use std::path::PathBuf;
 
@@ -12,7 +24,8 @@ use crate::output;
 /// Connection options shared by every command that touches a database.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionArgs {
-    /// Connection URL (postgres://user:password@host:port/db); overrides the environment.
+    /// Connection URL (postgres://user@host:port/db); overrides the environment. It may not
+    /// hold a password (the process list shows it): use CONNECTION_URL or PGPASSWORD.
     #[arg(long, global = true, hide_env_values = true)]
     pub url: Option<String>,
     /// Use PROD_CONNECTION_URL (destructive commands then need --yes).
@@ -40,6 +53,9 @@ pub struct ConnectionArgs {
     #[arg(long, env = "CRUDDUR_HOME", default_value = ".cruddur", global = true)]
     pub home: PathBuf,
 }
+
+/// libpq's variable for a password kept out of the URL; honoured for URLs without one.
+pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
 /// A resolved database.
 #[derive(Debug)]
@@ -71,9 +87,19 @@ impl ConnectionArgs {
         match raw {
             Some(raw) => {
                 let url = DatabaseUrl::new(raw);
-                let settings = url
+                if source == "--url" && url.has_password() {
+                    bail!(
+                        "--url holds a password, which every user of this machine can read in the process list; put the URL in CONNECTION_URL instead, or leave the password out and set PGPASSWORD"
+                    );
+                }
+                let mut settings = url
                     .parse()
                     .with_context(|| format!("{source} is not usable"))?;
+                if settings.pg.get_password().is_none() {
+                    if let Some(password) = std::env::var_os(PASSWORD_ENV) {
+                        settings.pg.password(password.as_encoded_bytes());
+                    }
+                }
                 Ok(Target {
                     url,
                     settings,
@@ -129,14 +155,42 @@ impl Target {
         self.settings.dbname()
     }
 
-    /// Refuses a destructive command on production without `--yes`.
+    /// The embedded cluster or a server on this machine's loopback: a developer's own.
+    pub fn is_local(&self) -> bool {
+        self.cluster.is_some() || self.settings.is_loopback_only()
+    }
+
+    /// Refuses a destructive command on production, or on a database not on this machine,
+    /// without `--yes`; on a terminal, typing the database name back confirms instead.
     pub fn confirm_destructive(&self, what: &str, yes: bool) -> anyhow::Result<()> {
-        if self.prod && !yes {
-            bail!(
-                "refusing to {what} on production ({}) without --yes",
-                self.url.masked()
-            );
+        if yes || (!self.prod && self.is_local()) {
+            return Ok(());
         }
-        Ok(())
+        let place = if self.prod {
+            "production"
+        } else {
+            "a database that is not on this machine"
+        };
+        let shown = self.url.masked();
+        if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            let mut stderr = std::io::stderr();
+            write!(
+                stderr,
+                "About to {what} on {place} ({shown}). Type the database name to go on: "
+            )?;
+            stderr.flush()?;
+            let mut typed = String::new();
+            std::io::stdin().lock().read_line(&mut typed)?;
+            if typed.trim() == self.dbname() {
+                return Ok(());
+            }
+            bail!("not confirmed: the name typed was not {}", self.dbname());
+        }
+        bail!("refusing to {what} on {place} ({shown}) without --yes")
+    }
+
+    /// Refuses to add the seed's demo users outside the embedded cluster unless asked.
+    pub fn allows_demo_users(&self, asked: bool) -> bool {
+        asked || self.cluster.is_some()
     }
 }

@@ -91,6 +91,13 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// Whether the URL carries a password (in its user info or as `password=`).
+    pub fn has_password(&self) -> bool {
+        url::Url::parse(self.expose()).map_or(true, |parsed| {
+            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
+        })
+    }
+
     /// The URL safe to print: any password replaced by `****`.
     pub fn masked(&self) -> String {
         mask_password(self.expose())
@@ -228,6 +235,11 @@ impl ConnectSettings {
         self.pg.get_dbname().unwrap_or_default()
     }
 
+    /// Whether every host is loopback or a Unix socket: a server on this machine.
+    pub fn is_loopback_only(&self) -> bool {
+        is_loopback_only(&self.pg)
+    }
+
     /// The same server, but the given database (for CREATE/DROP DATABASE from `postgres`).
     pub fn with_dbname(&self, dbname: &str) -> Self {
         let mut other = self.clone();
@@ -290,16 +302,19 @@ const DRIVER_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// `verify-full` unless every host is loopback or a Unix socket (see [`SslMode`]).
 fn default_ssl_mode(pg: &tokio_postgres::Config) -> SslMode {
-    use tokio_postgres::config::Host;
-    let all_local = pg.get_hosts().iter().all(|host| match host {
-        Host::Unix(_) => true,
-        Host::Tcp(name) => is_loopback(name),
-    }) && pg.get_hostaddrs().iter().all(std::net::IpAddr::is_loopback);
-    if all_local {
+    if is_loopback_only(pg) {
         SslMode::Prefer
     } else {
         SslMode::VerifyFull
     }
+}
+
+fn is_loopback_only(pg: &tokio_postgres::Config) -> bool {
+    use tokio_postgres::config::Host;
+    pg.get_hosts().iter().all(|host| match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => is_loopback(name),
+    }) && pg.get_hostaddrs().iter().all(std::net::IpAddr::is_loopback)
 }
 
 fn is_loopback(host: &str) -> bool {

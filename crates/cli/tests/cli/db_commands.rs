@@ -9,19 +9,22 @@ async fn create_then_drop_a_scratch_database_by_url() {
     let name = format!("{}_scratch", holder.name());
     let url = url_of(&name);
     cruddur()
-        .args(["db", "create", "--url", &url])
+        .args(["db", "create"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("== db-create"))
         .stdout(predicate::str::contains(format!("created database {name}")));
     assert!(database_exists(&name).await);
     cruddur()
-        .args(["db", "create", "--url", &url])
+        .args(["db", "create"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("already exists"));
     cruddur()
-        .args(["db", "drop", "--url", &url])
+        .args(["db", "drop"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("dropped database {name}")));
@@ -33,23 +36,27 @@ async fn migrate_status_and_seed_on_an_empty_database() {
     let db = TestDb::empty().await;
     let url = db.url().expose().to_owned();
     cruddur()
-        .args(["db", "status", "--url", &url])
+        .args(["db", "status"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("pending"))
         .stdout(predicate::str::contains("schema not loaded"));
     cruddur()
-        .args(["db", "schema-load", "--url", &url])
+        .args(["db", "schema-load"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("applied V1__initial_schema"));
     cruddur()
-        .args(["db", "migrate", "--url", &url])
+        .args(["db", "migrate"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("nothing to apply"));
     cruddur()
-        .args(["db", "seed", "--url", &url, "--demo", "300"])
+        .args(["db", "seed", "--demo", "300", "--allow-demo-users"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -59,7 +66,8 @@ async fn migrate_status_and_seed_on_an_empty_database() {
             "demo: 10 user(s) and 300 crud(s) added",
         ));
     let assert = cruddur()
-        .args(["db", "status", "--url", &url])
+        .args(["db", "status"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success();
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
@@ -82,14 +90,16 @@ async fn drop_with_an_open_session_fails_naming_it_and_force_drops() {
     let name = format!("{}_busy", holder.name());
     let url = url_of(&name);
     cruddur()
-        .args(["db", "create", "--url", &url])
+        .args(["db", "create"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success();
     let settings = db::DatabaseUrl::new(url.clone()).parse().unwrap();
     let session = db::pool::connect(&settings).await.unwrap();
     session.execute("SELECT 1", &[]).await.unwrap();
     cruddur()
-        .args(["db", "drop", "--url", &url])
+        .args(["db", "drop"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .failure()
         .stderr(predicate::str::contains("1 open session(s)"))
@@ -100,7 +110,8 @@ async fn drop_with_an_open_session_fails_naming_it_and_force_drops() {
         "refused drop keeps the database"
     );
     cruddur()
-        .args(["db", "drop", "--force", "--url", &url])
+        .args(["db", "drop", "--force"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success();
     assert!(!database_exists(&name).await);
@@ -132,7 +143,7 @@ async fn prod_with_yes_runs_against_prod_connection_url() {
     let name = format!("{}_prod", holder.name());
     let url = url_of(&name);
     cruddur()
-        .args(["db", "setup", "--prod", "--yes"])
+        .args(["db", "setup", "--prod", "--yes", "--allow-demo-users"])
         .env("PROD_CONNECTION_URL", &url)
         .env(
             "CONNECTION_URL",
@@ -177,7 +188,8 @@ async fn setup_recreates_a_database_with_seed_rows_only() {
     drop(client);
     db.pool().close();
     cruddur()
-        .args(["db", "setup", "--force", "--url", &url])
+        .args(["db", "setup", "--force", "--allow-demo-users"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("dropped database"))
@@ -201,7 +213,8 @@ async fn sessions_lists_and_kill_sessions_ends_them() {
     let victim = db.client().await;
     victim.execute("SELECT 1", &[]).await.unwrap();
     let assert = cruddur()
-        .args(["db", "sessions", "--url", &url])
+        .args(["db", "sessions"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success();
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
@@ -212,7 +225,8 @@ async fn sessions_lists_and_kill_sessions_ends_them() {
     );
     assert!(out.contains(db.name()), "{out}");
     cruddur()
-        .args(["db", "kill-sessions", "--url", &url])
+        .args(["db", "kill-sessions"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .success()
         .stdout(predicate::str::contains("terminated"));
@@ -226,7 +240,8 @@ async fn connect_runs_psql_on_the_database_without_the_password_on_its_command_l
     db::seeds::seed(&mut client).await.unwrap();
     let url = db.url().expose().to_owned();
     let assert = cruddur()
-        .args(["db", "connect", "--url", &url])
+        .args(["db", "connect"])
+        .env("CONNECTION_URL", &url)
         .write_stdin("SELECT handle FROM users ORDER BY handle;\n")
         .assert()
         .success();
@@ -248,7 +263,8 @@ async fn lambda_invoke_records_the_example_user_once_and_prints_the_event() {
     );
     for _ in 0..2 {
         let assert = cruddur()
-            .args(["lambda", "invoke", "--event", event, "--url", &url])
+            .args(["lambda", "invoke", "--event", event])
+            .env("CONNECTION_URL", &url)
             .assert()
             .success();
         let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
@@ -270,14 +286,8 @@ async fn lambda_invoke_records_the_example_user_once_and_prints_the_event() {
         .get(0);
     assert_eq!(count, 1, "the second run inserts nothing");
     cruddur()
-        .args([
-            "lambda",
-            "invoke",
-            "--event",
-            "/nonexistent.json",
-            "--url",
-            &url,
-        ])
+        .args(["lambda", "invoke", "--event", "/nonexistent.json"])
+        .env("CONNECTION_URL", &url)
         .assert()
         .failure()
         .stderr(predicate::str::contains("cannot read /nonexistent.json"));

@@ -9,7 +9,16 @@ use crate::{cruddur, password};
 const SECRET: &str = "hunter2-secret";
 
 fn one_line_error(args: &[&str]) -> String {
-    let assert = cruddur().args(args).assert().failure();
+    failure_line(cruddur().args(args))
+}
+
+/// The same for `args` run against `CONNECTION_URL=url`.
+fn one_line_error_at(url: &str, args: &[&str]) -> String {
+    failure_line(cruddur().args(args).env("CONNECTION_URL", url))
+}
+
+fn failure_line(cmd: &mut assert_cmd::Command) -> String {
+    let assert = cmd.assert().failure();
     let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one line: {err}");
@@ -20,12 +29,10 @@ fn one_line_error(args: &[&str]) -> String {
 
 #[test]
 fn a_malformed_url_names_the_problem() {
-    let err = one_line_error(&[
-        "db",
-        "status",
-        "--url",
+    let err = one_line_error_at(
         &format!("postgres://u:{SECRET}@h:notaport/db"),
-    ]);
+        &["db", "status"],
+    );
     assert!(err.contains("malformed"), "{err}");
     let err = one_line_error(&["db", "status", "--url", "mysql://u@h/db"]);
     assert!(err.contains("postgres://"), "{err}");
@@ -34,12 +41,10 @@ fn a_malformed_url_names_the_problem() {
 #[test]
 fn a_wrong_password_names_the_problem() {
     let port = test_db::cluster().port();
-    let err = one_line_error(&[
-        "db",
-        "status",
-        "--url",
+    let err = one_line_error_at(
         &format!("postgres://postgres:{SECRET}@127.0.0.1:{port}/postgres"),
-    ]);
+        &["db", "status"],
+    );
     assert!(err.contains("password authentication failed"), "{err}");
     assert!(!err.contains(&password()));
 }
@@ -51,12 +56,10 @@ fn an_unreachable_server_names_the_problem() {
         .local_addr()
         .unwrap()
         .port();
-    let err = one_line_error(&[
-        "db",
-        "status",
-        "--url",
+    let err = one_line_error_at(
         &format!("postgres://u:{SECRET}@127.0.0.1:{port}/db"),
-    ]);
+        &["db", "status"],
+    );
     assert!(err.contains("refused"), "{err}");
     assert!(
         err.contains("u:****@127.0.0.1"),
@@ -68,12 +71,10 @@ fn an_unreachable_server_names_the_problem() {
 fn a_silent_server_times_out_instead_of_hanging() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let err = one_line_error(&[
-        "db",
-        "status",
-        "--url",
+    let err = one_line_error_at(
         &format!("postgres://u:{SECRET}@127.0.0.1:{port}/db?connect_timeout=1"),
-    ]);
+        &["db", "status"],
+    );
     assert!(err.contains("no answer"), "{err}");
     drop(listener);
 }

@@ -9,6 +9,7 @@ mod hostile;
 mod layering;
 mod local;
 mod moto;
+mod production_safety;
 mod rds;
 mod serve;
 
