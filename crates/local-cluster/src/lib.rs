@@ -10,6 +10,17 @@
 //! ```
 //! The server listens on that socket folder and on a free port of 127.0.0.1 only, with
 //! scram-sha-256 for TCP, so other local users cannot log in without the password file.
+//!
+//! Run as root, the folder is a target for other local users, so:
+//! - a relocated folder (see [`Cluster::open`]) is used only if it is a real directory, owned by
+//!   us, and writable by nobody else; anything else there is refused with the reason;
+//! - the files we write (`password`, `port`, initdb's password file, the settings appended to
+//!   `postgresql.conf`) are opened without following symbolic links; `password`, `port` and the
+//!   password file replace whatever entry was there instead of writing through it;
+//! - `init` and `start` hold an exclusive lock on `lock` in the folder, so two `cruddur local
+//!   start` at once make one cluster and one password file;
+//! - `initdb`, `pg_ctl` and `postgres` run with a minimal environment, never ours (which may
+//!   hold AWS keys or a production URL).
 
 mod binaries;
 mod ephemeral;
@@ -18,7 +29,7 @@ mod server_user;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -56,6 +67,9 @@ pub enum EmbeddedError {
     Tool { tool: String, detail: String },
     #[error("{0}")]
     Unreachable(String),
+    /// A folder or file we would use is not safe to trust (see the module docs).
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 impl EmbeddedError {
@@ -96,7 +110,10 @@ pub struct Cluster {
 impl Cluster {
     /// The cluster for `home` (created if missing). When we are root and the `postgres` user
     /// cannot reach `home` (e.g. it is under `/root`, mode 700), the cluster lives in
-    /// `/var/tmp/cruddur-<uid>-<hash of home>` instead and [`Cluster::relocated`] says why.
+    /// [`Cluster::relocation_for`] `home` instead and [`Cluster::relocated`] says why. That
+    /// folder is made by us, or refused if it already exists as anything but a directory owned
+    /// by us that nobody else may write to: its name is predictable, so another user could have
+    /// prepared it.
     pub fn open(home: &Path, durability: Durability) -> Result<Self, EmbeddedError> {
         let binaries = Binaries::locate()?;
         let user = ServerUser::detect()?;
@@ -109,12 +126,8 @@ impl Cluster {
         let (root, relocated) = if user.can_reach(&home) {
             (home, None)
         } else {
-            let fallback = fallback_root(&home);
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(&fallback)
-                .map_err(|e| EmbeddedError::io(format!("create {}", fallback.display()), e))?;
+            let fallback = Self::relocation_for(&home);
+            own_private_folder(&fallback)?;
             if !user.can_reach(&fallback) {
                 return Err(EmbeddedError::Unreachable(format!(
                     "{} cannot reach {} nor {}; set CRUDDUR_HOME to a folder whose parents are all searchable by it",
@@ -142,6 +155,37 @@ impl Cluster {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the cluster for `home` lives when the server user cannot reach `home`:
+    /// `/var/tmp/cruddur-<uid>-<FNV-1a of the home path>`, stable per home, distinct per user.
+    pub fn relocation_for(home: &Path) -> PathBuf {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in home.as_os_str().as_encoded_bytes() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        PathBuf::from("/var/tmp").join(format!(
+            "cruddur-{}-{hash:016x}",
+            nix::unistd::Uid::effective().as_raw()
+        ))
+    }
+
+    /// Holds the cluster folder's lock until dropped: one `init`/`start` at a time.
+    fn lock(&self) -> Result<nix::fcntl::Flock<fs::File>, EmbeddedError> {
+        let path = self.root.join("lock");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| EmbeddedError::io(format!("open {}", path.display()), e))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| {
+            EmbeddedError::io(format!("lock {}", path.display()), errno.into())
+        })
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -196,19 +240,21 @@ impl Cluster {
 
     /// Runs `initdb` unless the cluster exists. A failed initdb leaves no half-made cluster.
     pub fn init(&self) -> Result<bool, EmbeddedError> {
+        let _lock = self.lock()?;
+        self.init_locked()
+    }
+
+    fn init_locked(&self) -> Result<bool, EmbeddedError> {
         if self.is_initialized() {
             return Ok(false);
         }
         let data = self.data_dir();
         let run = self.run_dir();
-        if data.exists() {
-            fs::remove_dir_all(&data).map_err(|e| {
-                EmbeddedError::io(format!("remove incomplete {}", data.display()), e)
-            })?;
-        }
+        // Whatever is there (a half-made cluster, or a link planted in its place) goes; the
+        // folders are then made fresh, never reused.
         for dir in [&data, &run] {
+            remove_entry(dir)?;
             fs::DirBuilder::new()
-                .recursive(true)
                 .mode(0o700)
                 .create(dir)
                 .map_err(|e| EmbeddedError::io(format!("create {}", dir.display()), e))?;
@@ -255,10 +301,12 @@ impl Cluster {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
         let conf = self.data_dir().join("postgresql.conf");
-        let mut text = fs::read_to_string(&conf)
-            .map_err(|e| EmbeddedError::io(format!("read {}", conf.display()), e))?;
-        text.push_str(&settings);
-        fs::write(&conf, text)
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&conf)
+            .map_err(|e| EmbeddedError::io(format!("open {}", conf.display()), e))?;
+        std::io::Write::write_all(&mut file, settings.as_bytes())
             .map_err(|e| EmbeddedError::io(format!("write {}", conf.display()), e))
     }
 
@@ -296,7 +344,8 @@ impl Cluster {
 
     /// Starts the server (initializing first if needed) or reuses the running one.
     pub fn start(&self) -> Result<Running, EmbeddedError> {
-        self.init()?;
+        let _lock = self.lock()?;
+        self.init_locked()?;
         if let Some(port) = self.running_port()? {
             if accepts_tcp(port) {
                 return Ok(Running {
@@ -321,7 +370,9 @@ impl Cluster {
             };
             match self.start_on(port) {
                 Ok(()) => {
-                    let _ = fs::write(self.port_file(), port.to_string());
+                    if let Err(e) = write_private(&self.port_file(), &port.to_string()) {
+                        tracing::warn!(error = %e, "cannot remember the port");
+                    }
                     tracing::info!(port, "embedded cluster started");
                     return Ok(Running {
                         port,
@@ -362,6 +413,7 @@ impl Cluster {
     /// Stops the server (fast shutdown: sessions are ended, data is kept). `Ok(false)` when it
     /// was not running.
     pub fn stop(&self) -> Result<bool, EmbeddedError> {
+        let _lock = self.lock()?;
         if self.running_port()?.is_none() {
             return Ok(false);
         }
@@ -402,26 +454,64 @@ fn absolute(path: &Path) -> Result<PathBuf, EmbeddedError> {
     }
 }
 
-/// `/var/tmp/cruddur-<uid>-<FNV-1a of the home path>`: stable per home, distinct per user.
-fn fallback_root(home: &Path) -> PathBuf {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in home.as_os_str().as_encoded_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+/// Makes `folder` (its parent must exist), or accepts it if it already is a real directory
+/// owned by us that nobody else may write to; refuses anything else, saying why.
+fn own_private_folder(folder: &Path) -> Result<(), EmbeddedError> {
+    match fs::DirBuilder::new().mode(0o755).create(folder) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(EmbeddedError::io(format!("create {}", folder.display()), e)),
     }
-    PathBuf::from("/var/tmp").join(format!(
-        "cruddur-{}-{hash:016x}",
-        nix::unistd::Uid::effective().as_raw()
-    ))
+    let meta = fs::symlink_metadata(folder)
+        .map_err(|e| EmbeddedError::io(format!("inspect {}", folder.display()), e))?;
+    let me = nix::unistd::Uid::effective().as_raw();
+    let problem = if meta.file_type().is_symlink() {
+        Some("it is a symbolic link".to_owned())
+    } else if !meta.is_dir() {
+        Some("it is not a directory".to_owned())
+    } else if meta.uid() != me {
+        Some(format!(
+            "it is owned by uid {}, not by us (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "others may write to it (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(EmbeddedError::Unsafe(format!(
+            "refusing to use {} for the cluster: {why}, so someone else may have prepared it; remove it, or set CRUDDUR_HOME to a folder the server user can reach",
+            folder.display()
+        ))),
+    }
 }
 
+/// Removes `path` if anything is there (a symbolic link itself, never what it points to).
+fn remove_entry(path: &Path) -> Result<(), EmbeddedError> {
+    let removed = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+    };
+    removed.map_err(|e| EmbeddedError::io(format!("remove {}", path.display()), e))
+}
+
+/// Writes a fresh file readable by its owner only. Whatever entry had the name is replaced, not
+/// written through: a link planted there is removed, never followed.
 fn write_private(path: &Path, contents: &str) -> Result<(), EmbeddedError> {
     use std::io::Write;
+    remove_entry(path)?;
     let mut file = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| EmbeddedError::io(format!("create {}", path.display()), e))?;
     file.write_all(contents.as_bytes())

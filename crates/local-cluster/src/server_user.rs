@@ -34,12 +34,28 @@ impl ServerUser {
         }
     }
 
-    /// A command that runs as this user, from `/` so an unreadable working folder is no issue.
+    /// A command that runs as this user, from `/` so an unreadable working folder is no issue,
+    /// with a minimal environment: ours may hold secrets (AWS keys, `PROD_CONNECTION_URL`) that
+    /// the server has no business with, and `PG*` variables that would change what it does.
     pub fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
-        cmd.current_dir("/").stdin(Stdio::null());
-        if let Self::System { uid, gid, name } = self {
-            cmd.uid(uid.as_raw()).gid(gid.as_raw()).env("USER", name);
+        cmd.current_dir("/")
+            .stdin(Stdio::null())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LC_ALL", "C");
+        if let Some(tz) = std::env::var_os("TZ") {
+            cmd.env("TZ", tz);
+        }
+        match self {
+            Self::System { uid, gid, name } => {
+                cmd.uid(uid.as_raw()).gid(gid.as_raw()).env("USER", name);
+            }
+            Self::Current => {
+                if let Some(user) = std::env::var_os("USER") {
+                    cmd.env("USER", user);
+                }
+            }
         }
         cmd
     }

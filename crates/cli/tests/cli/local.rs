@@ -98,3 +98,57 @@ fn missing_server_binaries_say_what_to_install() {
         .stderr(predicate::str::contains("apt-get install postgresql"))
         .stderr(predicate::str::contains("PG_BIN"));
 }
+
+#[test]
+fn two_local_starts_at_once_on_a_fresh_home_make_one_cluster_whose_password_works() {
+    let home = Home::new();
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
+            .args(["local", "start"])
+            .env("CRUDDUR_HOME", home.0.path())
+            .env_remove("CONNECTION_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let mut ports = Vec::new();
+    let mut verbs = Vec::new();
+    for output in &outputs {
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{out} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = out
+            .lines()
+            .find(|l| l.contains(" on 127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no port in {out}"));
+        verbs.push(
+            line.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        ports.push(line.rsplit(':').next().unwrap().trim().to_owned());
+    }
+    assert_eq!(ports[0], ports[1], "one cluster");
+    verbs.sort();
+    assert_eq!(
+        verbs,
+        ["already", "started"],
+        "one started it, one found it"
+    );
+    // The password file matches the cluster: a TCP login with it works.
+    home.cmd()
+        .args(["db", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(embedded cluster)"));
+}
