@@ -208,8 +208,7 @@ fn as_root_a_relocation_folder_someone_else_prepared_is_refused_with_the_reason(
     scrub.now();
     let refusal = || {
         Cluster::open(&home, Durability::Ephemeral)
-            .err()
-            .expect("must be refused")
+            .expect_err("must be refused")
             .to_string()
     };
 
