@@ -10,7 +10,7 @@
 use anyhow::Context;
 use aws::cognito::PoolUser;
 use db::users::{CognitoInsert, NewCognitoUser, PlaceholderUser};
-use db::{DbError, Pool, PoolSettings};
+use db::{Pool, PoolSettings};
 
 use crate::output::{self, shown_handle};
 use crate::target::Target;
@@ -203,7 +203,7 @@ async fn record(pool: &Pool, user: &PoolUser) -> anyhow::Result<bool> {
             Ok(true)
         }
         Ok(CognitoInsert::AlreadyPresent) => Ok(false),
-        Err(DbError::Conflict { .. }) => {
+        Ok(CognitoInsert::HandleTaken) => {
             output::line(format!(
                 "orphan: sub {}: the handle @{handle} belongs to another user; not recorded",
                 user.sub

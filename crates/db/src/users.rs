@@ -32,10 +32,12 @@ pub enum CognitoInsert {
     Inserted(Uuid),
     /// A user with this `cognito_user_id` already exists (the event was delivered again).
     AlreadyPresent,
+    /// Another user holds the handle (regardless of case); nothing was written.
+    HandleTaken,
 }
 
-/// Inserts a confirmed user; idempotent per `cognito_user_id`. A handle held by another user is
-/// `DbError::Conflict { constraint: "users_handle_key" }`.
+/// Inserts a confirmed user; idempotent per `cognito_user_id`, also when the same confirmation
+/// arrives twice at once.
 pub async fn insert_from_cognito(
     pool: &Pool,
     user: &NewCognitoUser<'_>,
@@ -55,9 +57,20 @@ pub async fn insert_from_cognito(
             ],
         )
         .await?;
-    Ok(match row {
-        Some(row) => CognitoInsert::Inserted(row.try_get("uuid")?),
-        None => CognitoInsert::AlreadyPresent,
+    if let Some(row) = row {
+        return Ok(CognitoInsert::Inserted(row.try_get("uuid")?));
+    }
+    // A second statement, so a new snapshot: it sees a concurrent delivery's committed row.
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/find_user_by_cognito_id.sql"))
+        .await?;
+    let present = client
+        .query_opt(&statement, &[&user.cognito_user_id])
+        .await?;
+    Ok(if present.is_some() {
+        CognitoInsert::AlreadyPresent
+    } else {
+        CognitoInsert::HandleTaken
     })
 }
 

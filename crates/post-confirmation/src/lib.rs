@@ -106,9 +106,7 @@ pub async fn handle(
         Ok(CognitoInsert::AlreadyPresent) => {
             tracing::info!(sub, "confirmed user already recorded; nothing to do");
         }
-        Err(DbError::Conflict { constraint })
-            if constraint == "users_handle_key" || constraint == "users_handle_lower_key" =>
-        {
+        Ok(CognitoInsert::HandleTaken) => {
             tracing::warn!(sub, "handle already belongs to another user");
             return Err(ConfirmError::HandleTaken {
                 handle: user.handle.to_owned(),

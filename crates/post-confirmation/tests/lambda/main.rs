@@ -2,6 +2,7 @@
 //! binary against a Lambda Runtime API emulator on 127.0.0.1.
 #![allow(clippy::unwrap_used)] // helpers of a test binary: a panic is the failure report
 
+mod faults;
 mod handler;
 mod pre_sign_up;
 mod runtime;

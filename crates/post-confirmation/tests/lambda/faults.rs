@@ -1,0 +1,142 @@
+//! The triggers under faults: with the database down each answers an error well inside
+//! Cognito's 5 seconds; once it is back, a redelivery records the user exactly once; two
+//! deliveries of the same event at once (two Lambda containers) both succeed with one row.
+
+use std::time::Duration;
+
+use local_cluster::{Cluster, Durability};
+use post_confirmation::{handle_json, pool_settings};
+use serde_json::Value;
+use test_db::TestDb;
+
+use crate::{event_for, example_event};
+
+/// What Cognito allows a trigger; an invocation still running then has failed the sign-up.
+const COGNITO_LIMIT: Duration = Duration::from_secs(5);
+
+/// A cluster of the test's own (the shared one must not go down), stopped when the test ends.
+struct OwnCluster {
+    cluster: Cluster,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}
+
+async fn users_with_sub(pool: &db::Pool, sub: &str) -> i64 {
+    db::pool::checkout(pool)
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM users WHERE cognito_user_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn pre_sign_up_event() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../../deploy/lambda/example-pre-sign-up-event.json"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn with_the_database_down_both_triggers_fail_fast_and_a_redelivery_records_one_row() {
+    let home = tempfile::Builder::new()
+        .prefix("cruddur-lambda-down-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cluster = Cluster::open(&home.path().join("c"), Durability::Ephemeral).unwrap();
+    let _own = OwnCluster {
+        cluster: cluster.clone(),
+        _home: home,
+    };
+    let port = cluster.start().unwrap().port;
+    let admin_url = cluster.url(port, "postgres").unwrap().parse().unwrap();
+    let admin = db::pool::connect(&admin_url).await.unwrap();
+    db::admin::create_database(&admin, "cruddur").await.unwrap();
+    drop(admin);
+    let settings = cluster.url(port, "cruddur").unwrap().parse().unwrap();
+    let mut client = db::pool::connect(&settings).await.unwrap();
+    db::migrations::migrate(&mut client).await.unwrap();
+    drop(client);
+    // The function's own pool, warmed up the way a container that already served is.
+    let pool = db::pool::build_pool(&settings, &pool_settings()).unwrap();
+    let sub = example_event()["request"]["userAttributes"]["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(users_with_sub(&pool, &sub).await, 0);
+
+    assert!(cluster.stop().unwrap());
+    for (trigger, event) in [
+        ("post confirmation", example_event()),
+        ("pre sign-up", pre_sign_up_event()),
+    ] {
+        let outcome = tokio::time::timeout(COGNITO_LIMIT, handle_json(&pool, event))
+            .await
+            .unwrap_or_else(|_| panic!("{trigger}: still running when Cognito gives up"));
+        let err = outcome.expect_err("no database: no success");
+        assert_eq!(err.kind(), "DatabaseError", "{trigger}: {err}");
+        assert!(
+            err.full_message().contains("database unavailable"),
+            "{trigger}: {}",
+            err.full_message()
+        );
+    }
+
+    // Cognito redelivers after the failure; by then the database is back (same port).
+    assert_eq!(cluster.start().unwrap().port, port);
+    for _ in 0..2 {
+        let echoed = tokio::time::timeout(COGNITO_LIMIT, handle_json(&pool, example_event()))
+            .await
+            .expect("answered inside Cognito's limit")
+            .unwrap();
+        assert_eq!(echoed, example_event());
+    }
+    assert_eq!(
+        users_with_sub(&pool, &sub).await,
+        1,
+        "recorded exactly once"
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_at_once_records_one_row_and_both_succeed() {
+    let db = TestDb::new().await;
+    // Two warm containers, each with its own one-connection pool.
+    let containers = [
+        db::pool::build_pool(db.settings(), &pool_settings()).unwrap(),
+        db::pool::build_pool(db.settings(), &pool_settings()).unwrap(),
+    ];
+    for pool in &containers {
+        users_with_sub(pool, "warm-up").await;
+    }
+    for round in 0..20 {
+        let sub = format!("sub-{round}");
+        let event = event_for(
+            &sub,
+            &format!("twin{round}"),
+            "Twin",
+            &format!("twin{round}@example.com"),
+        );
+        let (first, second) = tokio::join!(
+            handle_json(&containers[0], event.clone()),
+            handle_json(&containers[1], event.clone())
+        );
+        assert_eq!(first.unwrap(), event, "round {round}: first delivery");
+        assert_eq!(second.unwrap(), event, "round {round}: second delivery");
+        assert_eq!(users_with_sub(db.pool(), &sub).await, 1, "round {round}");
+    }
+}
