@@ -3,6 +3,7 @@
 //! passes. Tests never need a server they did not start.
 
 pub mod cognito;
+pub mod reliability;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;

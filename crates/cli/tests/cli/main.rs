@@ -11,6 +11,7 @@ mod local;
 mod moto;
 mod production_safety;
 mod rds;
+mod reliability;
 mod serve;
 
 use std::time::Duration;

@@ -469,7 +469,9 @@ async fn an_answer_lost_after_commit_is_resolved_by_uuid_not_guessed() {
     with_users(&db).await;
     let (queue, proxy) = queue_through_proxy(&db, one_lane()).await;
     proxy.cut_after_commit("lost-answer");
+    let started = std::time::Instant::now();
     let outcomes = create_all(&queue, many(8, "lost-answer")).await;
+    let batch_took = started.elapsed();
     assert_eq!(proxy.cuts(), 1, "the batch's answer was lost");
     assert_each_written_once(&db, &outcomes, "lost-answer").await;
     // The batch, then the same batch again (skipped: already written) on another connection.
@@ -477,7 +479,9 @@ async fn an_answer_lost_after_commit_is_resolved_by_uuid_not_guessed() {
 
     // A crud written alone takes the same path.
     proxy.cut_after_commit("alone-lost");
+    let started = std::time::Instant::now();
     let outcome = queue.create(crud("bayko", "alone-lost")).await;
+    let alone_took = started.elapsed();
     assert_eq!(proxy.cuts(), 2);
     let item = outcome.unwrap().expect("written, and answered as written");
     assert_eq!(item.activity.message, "alone-lost");
@@ -489,6 +493,17 @@ async fn an_answer_lost_after_commit_is_resolved_by_uuid_not_guessed() {
         .await,
         1
     );
+    test_db::reliability::Record {
+        scenario: "answer lost after commit",
+        fault:
+            "a proxy drops the database's answer after COMMIT (a batch of 8, then a single crud)",
+        requests: 9,
+        acknowledged: 9,
+        found: 9,
+        longest: batch_took.max(alone_took),
+        ..Default::default()
+    }
+    .save();
 }
 
 #[tokio::test]
@@ -501,7 +516,9 @@ async fn an_unresolvable_outcome_is_unavailable_after_the_bound_and_says_so() {
     };
     let (queue, proxy) = queue_through_proxy(&db, settings).await;
     proxy.cut_after_commit_then_refuse("unreachable");
+    let started = std::time::Instant::now();
     let outcomes = create_all(&queue, many(4, "unreachable")).await;
+    let took = started.elapsed();
     assert_eq!(proxy.cuts(), 1);
     for outcome in outcomes {
         let err = outcome.expect_err("the outcome could not be checked");
@@ -513,4 +530,14 @@ async fn an_unresolvable_outcome_is_unavailable_after_the_bound_and_says_so() {
     }
     // They did commit: the client was told "unavailable", never "written" for a lost crud.
     assert_eq!(count(&db, "SELECT count(*) FROM activities").await, 4);
+    test_db::reliability::Record {
+        scenario: "answer lost, database then unreachable",
+        fault: "the answer after COMMIT is dropped and every new connection refused",
+        requests: 4,
+        refused: 4,
+        failed_but_written: 4,
+        longest: took,
+        ..Default::default()
+    }
+    .save();
 }

@@ -1,0 +1,604 @@
+//! Nothing acknowledged is lost: the real `cruddur serve` under a bounded create load on
+//! 127.0.0.1 while its database is killed (SIGKILL) and restarted, while the server itself is
+//! told to stop (SIGTERM), and while more slow requests arrive than it has connections. Every
+//! request must end within its bounds with a 200 or an expected refusal; every crud answered 200
+//! must be in the database exactly once. Each scenario's figures go to `target/reliability/`
+//! (`script/reliability-table` renders them into docs/reliability.md).
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use local_cluster::{Cluster, Durability};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use test_db::reliability::Record;
+use test_db::TestDb;
+
+use crate::serve::{forward_lines, Killed};
+
+/// A request still unanswered after this has hung: far above every bound of the server
+/// (acquire 1 s, connect 5 s, resolving a lost answer 3 s, request timeout 10 s).
+const HANG_GUARD: Duration = Duration::from_secs(20);
+const CLIENTS: usize = 8;
+/// Upper bound on requests per client, whatever the machine's speed.
+const MAX_PER_CLIENT: usize = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Created {
+        uuid: String,
+    },
+    /// `503` with one of the codes the scenario expects.
+    Refused(String),
+    /// The connection was refused or reset before a byte of answer: the server never took the
+    /// request (listener closed).
+    NotTaken,
+    /// Anything else: another status, a dropped answer, a hang.
+    Unexpected(String),
+}
+
+#[derive(Debug, Clone)]
+struct Outcome {
+    /// The crud's message, unique per request; empty for a read.
+    message: String,
+    kind: Kind,
+    started: Instant,
+    elapsed: Duration,
+}
+
+fn create_once(addr: &str, message: &str, expected_503: &[&str]) -> Outcome {
+    let started = Instant::now();
+    let body =
+        serde_json::json!({"message": message, "ttl": "1-day", "user_handle": "bayko"}).to_string();
+    let request = format!(
+        "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let kind = exchange(addr, &request, expected_503, |body| {
+        let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+        json["uuid"].as_str().map(str::to_owned)
+    });
+    Outcome {
+        message: message.to_owned(),
+        kind,
+        started,
+        elapsed: started.elapsed(),
+    }
+}
+
+fn get_once(addr: &str, target: &str, expected_503: &[&str]) -> Outcome {
+    let started = Instant::now();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let kind = exchange(addr, &request, expected_503, |_| Some(String::new()));
+    Outcome {
+        message: String::new(),
+        kind,
+        started,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// One request on its own connection; `ok` reads a 200's body.
+fn exchange(
+    addr: &str,
+    request: &str,
+    expected_503: &[&str],
+    ok: impl Fn(&[u8]) -> Option<String>,
+) -> Kind {
+    let mut stream = match TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Kind::NotTaken,
+        Err(e) => return Kind::Unexpected(format!("connect: {e}")),
+    };
+    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    if let Err(e) = stream.write_all(request.as_bytes()) {
+        return if e.kind() == ErrorKind::ConnectionReset {
+            Kind::NotTaken
+        } else {
+            Kind::Unexpected(format!("write: {e}"))
+        };
+    }
+    let mut raw = Vec::new();
+    match stream.read_to_end(&mut raw) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset && raw.is_empty() => {
+            return Kind::NotTaken
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Kind::Unexpected(format!("no answer within {HANG_GUARD:?}"))
+        }
+        Err(e) => return Kind::Unexpected(format!("read: {e}")),
+    }
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Kind::Unexpected(format!(
+            "answer cut short: {:?}",
+            String::from_utf8_lossy(&raw)
+        ));
+    };
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
+    let status = head.get(9..12).unwrap_or_default();
+    match status {
+        "200" => match ok(body) {
+            Some(uuid) => Kind::Created { uuid },
+            None => Kind::Unexpected("200 without a crud".into()),
+        },
+        "503" => {
+            let codes: Vec<String> = serde_json::from_slice(body).unwrap_or_default();
+            match codes.as_slice() {
+                [code] if expected_503.contains(&code.as_str()) => Kind::Refused(code.clone()),
+                _ => Kind::Unexpected(format!("503 {}", String::from_utf8_lossy(body))),
+            }
+        }
+        other => Kind::Unexpected(format!("{other} {}", String::from_utf8_lossy(body))),
+    }
+}
+
+/// `CLIENTS` threads creating cruds with unique messages until `stop` is set (or each has sent
+/// `MAX_PER_CLIENT`).
+fn create_load(
+    addr: &str,
+    tag: &str,
+    expected_503: &'static [&'static str],
+) -> (Arc<AtomicBool>, Vec<std::thread::JoinHandle<Vec<Outcome>>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = (0..CLIENTS)
+        .map(|client| {
+            let stop = Arc::clone(&stop);
+            let addr = addr.to_owned();
+            let tag = tag.to_owned();
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                for i in 0..MAX_PER_CLIENT {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let outcome = create_once(&addr, &format!("{tag} {client}-{i}"), expected_503);
+                    if outcome.kind == Kind::NotTaken {
+                        // The server is gone (shutdown): do not spin on refused connections.
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    outcomes.push(outcome);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    (stop, clients)
+}
+
+fn finish(stop: &AtomicBool, clients: Vec<std::thread::JoinHandle<Vec<Outcome>>>) -> Vec<Outcome> {
+    stop.store(true, Ordering::SeqCst);
+    clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("a load client panicked"))
+        .collect()
+}
+
+/// Compares what clients were told with what the database holds.
+async fn tally(
+    client: &tokio_postgres::Client,
+    scenario: &'static str,
+    fault: &'static str,
+    outcomes: &[Outcome],
+) -> Record {
+    let messages: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.message.is_empty())
+        .map(|o| o.message.as_str())
+        .collect();
+    let rows = client
+        .query(
+            "SELECT message, count(*), array_agg(uuid::text) FROM activities
+             WHERE message = ANY($1) GROUP BY message",
+            &[&messages],
+        )
+        .await
+        .unwrap();
+    let stored: HashMap<String, (i64, Vec<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let mut record = Record {
+        scenario,
+        fault,
+        requests: outcomes.len() as u64,
+        ..Record::default()
+    };
+    for outcome in outcomes {
+        record.longest = record.longest.max(outcome.elapsed);
+        if outcome.message.is_empty() {
+            // A read: only whether it was answered as expected counts.
+            match outcome.kind {
+                Kind::Created { .. } => {}
+                Kind::Refused(_) | Kind::NotTaken => record.refused += 1,
+                Kind::Unexpected(_) => record.unexpected_5xx += 1,
+            }
+            continue;
+        }
+        let (count, uuids) = stored
+            .get(&outcome.message)
+            .cloned()
+            .unwrap_or((0, Vec::new()));
+        record.duplicated += u64::try_from(count - 1).unwrap_or(0);
+        match &outcome.kind {
+            Kind::Created { uuid } => {
+                record.acknowledged += 1;
+                if uuids.contains(uuid) {
+                    record.found += 1;
+                } else {
+                    record.lost += 1;
+                }
+            }
+            Kind::Refused(_) | Kind::NotTaken => {
+                record.refused += 1;
+                if count > 0 {
+                    record.failed_but_written += 1;
+                }
+            }
+            Kind::Unexpected(_) => {
+                record.unexpected_5xx += 1;
+                if count > 0 {
+                    record.failed_but_written += 1;
+                }
+            }
+        }
+    }
+    record
+}
+
+fn assert_nothing_lost(record: &Record, outcomes: &[Outcome]) {
+    let unexpected: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Unexpected(_)))
+        .take(5)
+        .collect();
+    assert_eq!(record.unexpected_5xx, 0, "{record:?}: {unexpected:?}");
+    assert_eq!(record.lost, 0, "{record:?}");
+    assert_eq!(record.duplicated, 0, "{record:?}");
+    assert_eq!(record.found, record.acknowledged, "{record:?}");
+}
+
+/// `cruddur serve` on 127.0.0.1 against `url`, with `extra` environment.
+fn start_server(url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("cruddur"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-write-limits"])
+        .env("CONNECTION_URL", url)
+        .env_remove("AWS_COGNITO_USER_POOL_ID")
+        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let (tx, rx) = mpsc::channel();
+    forward_lines(stdout, tx);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve must print its URL");
+        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
+            break url.trim_end_matches("/api/activities/home").to_owned();
+        }
+    };
+    (server, addr)
+}
+
+fn still_running(server: &mut Child) -> bool {
+    server.try_wait().unwrap().is_none()
+}
+
+/// Every process of the cluster whose data folder is `data`: the postmaster and its children.
+fn cluster_processes(data: &Path) -> Vec<i32> {
+    let postmaster: i32 = std::fs::read_to_string(data.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut pids = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The field after the state, which follows the parenthesised name, is the parent pid.
+        let parent = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        if parent == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A durable cluster of the test's own (the shared one must survive), stopped at the end.
+struct OwnCluster {
+    cluster: Cluster,
+    port: u16,
+    _home: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    async fn start() -> Self {
+        let home = tempfile::Builder::new()
+            .prefix("cruddur-crash-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let cluster = Cluster::open(&home.path().join("c"), Durability::Durable).unwrap();
+        let port = cluster.start().unwrap().port;
+        let own = Self {
+            cluster,
+            port,
+            _home: home,
+        };
+        let admin = own.connect("postgres").await;
+        db::admin::create_database(&admin, "cruddur").await.unwrap();
+        let mut client = own.connect("cruddur").await;
+        db::migrations::migrate(&mut client).await.unwrap();
+        db::seeds::seed(&mut client).await.unwrap();
+        own
+    }
+
+    fn url(&self) -> String {
+        self.cluster
+            .url(self.port, "cruddur")
+            .unwrap()
+            .expose()
+            .to_owned()
+    }
+
+    async fn connect(&self, dbname: &str) -> tokio_postgres::Client {
+        let settings = self
+            .cluster
+            .url(self.port, dbname)
+            .unwrap()
+            .parse()
+            .unwrap();
+        db::pool::connect(&settings).await.unwrap()
+    }
+
+    /// SIGKILL to the postmaster and every server process: no shutdown, no checkpoint.
+    fn crash(&self) {
+        let victims = cluster_processes(&self.cluster.data_dir());
+        for pid in &victims {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while victims
+            .iter()
+            .any(|p| kill(Pid::from_raw(*p), None).is_ok())
+        {
+            assert!(Instant::now() < deadline, "killed processes did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}
+
+#[tokio::test]
+async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing() {
+    let own = OwnCluster::start().await;
+    let (mut server, addr) = start_server(
+        &own.url(),
+        &[
+            ("DB_ACQUIRE_TIMEOUT_MS", "1000"),
+            ("DB_STATEMENT_TIMEOUT_MS", "2000"),
+        ],
+    );
+    let (stop, clients) = create_load(&addr, "crash", &["database_unavailable"]);
+    std::thread::sleep(Duration::from_secs(3));
+    own.crash();
+    std::thread::sleep(Duration::from_secs(1));
+    let restarted = own.cluster.start().unwrap();
+    assert_eq!(restarted.port, own.port, "restarted on the same port");
+    let recovered_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(6));
+    let outcomes = finish(&stop, clients);
+    assert!(
+        still_running(&mut server.0),
+        "the server survived the crash"
+    );
+
+    let client = own.connect("cruddur").await;
+    let record = tally(
+        &client,
+        "database crash",
+        "postgres SIGKILLed (all its processes), restarted 1 s later",
+        &outcomes,
+    )
+    .await;
+    record.save();
+    assert_nothing_lost(&record, &outcomes);
+    assert!(record.refused > 0, "the crash was felt: {record:?}");
+    // Recovered without a restart of the server: cruds written after the database came back,
+    // and one more now.
+    let late = outcomes
+        .iter()
+        .filter(|o| o.started > recovered_at && matches!(o.kind, Kind::Created { .. }))
+        .count();
+    assert!(late > 0, "nothing written after recovery: {record:?}");
+    let after = create_once(&addr, "after the crash", &[]);
+    assert!(
+        matches!(after.kind, Kind::Created { .. }),
+        "served {:?} after recovery (recovered {:?} ago)",
+        after.kind,
+        recovered_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_in_flight_requests_and_exits_zero() {
+    let db = TestDb::new().await;
+    {
+        let mut client = db.client().await;
+        db::seeds::seed(&mut client).await.unwrap();
+    }
+    let (mut server, addr) = start_server(db.url().expose(), &[("SHUTDOWN_TIMEOUT_SECS", "10")]);
+    let (stop, clients) = create_load(&addr, "shutdown", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    kill(pid, Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + HANG_GUARD;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The clients go on a little longer: every new connection must now be refused.
+    std::thread::sleep(Duration::from_millis(300));
+    let outcomes = finish(&stop, clients);
+    assert!(status.success(), "exit status {status}");
+    let record = tally(
+        &db.client().await,
+        "graceful shutdown",
+        "SIGTERM to the server; clients keep connecting",
+        &outcomes,
+    )
+    .await;
+    record.save();
+    assert_nothing_lost(&record, &outcomes);
+    assert!(record.acknowledged > 0 && record.refused > 0, "{record:?}");
+    assert_eq!(record.failed_but_written, 0, "{record:?}");
+    let last = outcomes
+        .iter()
+        .rev()
+        .find(|o| !o.message.is_empty())
+        .unwrap();
+    assert_eq!(
+        last.kind,
+        Kind::NotTaken,
+        "after exit, connections are refused"
+    );
+}
+
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_resumes() {
+    let db = TestDb::new().await;
+    {
+        let mut client = db.client().await;
+        db::seeds::seed(&mut client).await.unwrap();
+    }
+    let (mut server, addr) = start_server(
+        db.url().expose(),
+        &[
+            ("DB_POOL_MAX_SIZE", "4"),
+            ("DB_ACQUIRE_TIMEOUT_MS", "500"),
+            ("DB_STATEMENT_TIMEOUT_MS", "1000"),
+            ("MAX_IN_FLIGHT", "32"),
+        ],
+    );
+    let before = get_once(&addr, "/api/activities/home", &[]);
+    assert!(matches!(before.kind, Kind::Created { .. }), "{before:?}");
+    // A migration-like lock: every statement on activities waits behind it.
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let expected: &'static [&'static str] = &["database_unavailable", "overloaded"];
+    let mut outcomes = Vec::new();
+    let mut resident = Vec::new();
+    for round in 0..3 {
+        let burst: Vec<_> = (0..64)
+            .map(|i| {
+                let addr = addr.clone();
+                std::thread::spawn(move || {
+                    if i % 4 == 0 {
+                        create_once(&addr, &format!("overload {round}-{i}"), expected)
+                    } else {
+                        get_once(&addr, "/api/activities/home", expected)
+                    }
+                })
+            })
+            .collect();
+        outcomes.extend(burst.into_iter().map(|t| t.join().unwrap()));
+        resident.push(resident_kib(server.0.id()));
+    }
+    // statement_timeout ended every statement stuck behind the lock; none is left waiting.
+    let waiting: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'cruddur' AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        waiting, 0,
+        "a statement of the server still waits on the lock"
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome.kind, Kind::Refused(_)),
+            "every request behind the lock is a bounded 503: {outcome:?}"
+        );
+    }
+    // Memory is bounded by the in-flight cap, not by the number of requests sent.
+    let (first, last) = (resident[0], resident[resident.len() - 1]);
+    assert!(
+        last < first + 20 * 1024,
+        "resident memory grew from {first} KiB to {last} KiB over the rounds"
+    );
+    // Normal service afterwards.
+    let after = create_once(&addr, "after the overload", &[]);
+    assert!(matches!(after.kind, Kind::Created { .. }), "{after:?}");
+    outcomes.push(after);
+    assert!(still_running(&mut server.0));
+    let record = tally(
+        &db.client().await,
+        "overload",
+        "3 bursts of 64 requests (16 creates) behind a table lock; pool of 4, 32 in flight",
+        &outcomes,
+    )
+    .await;
+    record.save();
+    assert_nothing_lost(&record, &outcomes);
+    assert_eq!(record.failed_but_written, 0, "{record:?}");
+}
