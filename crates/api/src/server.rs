@@ -167,6 +167,11 @@ pub async fn serve(
     }
 }
 
+/// How long a connection accepted just before shutdown, with no request yet, is given to send
+/// one: its request may already be on the wire, and hyper's graceful shutdown would close the
+/// connection without reading it.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// One accepted connection and what it needs to serve itself.
 struct Connection {
     http: hyper::server::conn::http1::Builder,
@@ -203,10 +208,21 @@ impl Connection {
             .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         let mut connection = std::pin::pin!(connection);
         let mut closing: Option<Instant> = None;
+        // Set when the stop came before this connection's first request.
+        let mut first_request_by: Option<Instant> = None;
         let outcome = loop {
             tokio::select! {
                 outcome = connection.as_mut() => break Some(outcome),
-                () = self.stop.cancelled(), if closing.is_none() => {
+                () = self.stop.cancelled(), if closing.is_none() && first_request_by.is_none() => {
+                    if activity.never_used() {
+                        first_request_by =
+                            Some(Instant::now() + FIRST_REQUEST_GRACE.min(self.close_within));
+                    } else {
+                        connection.as_mut().graceful_shutdown();
+                        closing = Some(Instant::now() + self.close_within);
+                    }
+                }
+                () = activity.first_request_settled(first_request_by), if closing.is_none() => {
                     connection.as_mut().graceful_shutdown();
                     closing = Some(Instant::now() + self.close_within);
                 }
@@ -241,6 +257,7 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 /// first: until then the connection is hyper's header-read timeout's to close).
 struct Activity {
     in_flight: AtomicUsize,
+    begun: std::sync::atomic::AtomicBool,
     last_done: Mutex<Option<Instant>>,
 }
 
@@ -251,11 +268,13 @@ impl Activity {
     fn new() -> Self {
         Self {
             in_flight: AtomicUsize::new(0),
+            begun: std::sync::atomic::AtomicBool::new(false),
             last_done: Mutex::new(None),
         }
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
+        self.begun.store(true, Ordering::SeqCst);
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         Busy(Arc::clone(self))
     }
@@ -265,6 +284,26 @@ impl Activity {
             .last_done
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn never_used(&self) -> bool {
+        !self.begun.load(Ordering::SeqCst)
+    }
+
+    /// With `by` set: resolves once the first request has been answered, or at `by` if none
+    /// has begun by then. Never resolves without `by`.
+    async fn first_request_settled(&self, by: Option<Instant>) {
+        let Some(by) = by else {
+            return std::future::pending().await;
+        };
+        loop {
+            let begun = self.begun.load(Ordering::SeqCst);
+            let answered = self.in_flight.load(Ordering::SeqCst) == 0 && self.last_done().is_some();
+            if (begun && answered) || (!begun && Instant::now() >= by) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Resolves once, after a first request, no request has been in flight for `idle`.

@@ -336,3 +336,29 @@ async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
     assert!(third.starts_with("HTTP/1.1 200"), "{third}");
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
+
+#[tokio::test]
+async fn a_connection_accepted_just_before_shutdown_gets_its_first_request_answered() {
+    let app = TestApp::seeded().await;
+    let mut server = Running::start(app.router.clone(), limits(5, 2, 100)).await;
+    let mut early = server.connect().await;
+    let mut silent = server.connect().await;
+    // Both accepted by now, neither has sent a byte.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop.take().unwrap().send(()).unwrap();
+    // The stop has reached the connections: hyper alone would have closed both unread.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    early.write_all(HEALTH).await.unwrap();
+    let answer = read_response(&mut early)
+        .await
+        .expect("answered, not dropped unread");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // One that never sends anything is closed after the short grace, not kept to the end.
+    assert_eq!(closed_by_server(&mut silent).await, b"");
+    let drain = tokio::time::timeout(HANG_GUARD, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(drain, Drain::Complete);
+}
