@@ -1,5 +1,6 @@
 //! `cruddur db …`: the seed's `bin/db-*` scripts as subcommands.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -181,16 +182,29 @@ fn connect(target: &Target) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("psql"));
     let mut url =
         url::Url::parse(target.url.expose()).context("the URL cannot be passed to psql")?;
-    let password = url.password().map(str::to_owned);
     // Cannot fail for a URL that parsed with a host.
     let _ = url.set_password(None);
+    // A `password=` parameter would show in the process list just the same.
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key != "password")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
     output::line(format!("connecting to {}", target.url.masked()));
     let mut cmd = Command::new(&psql);
     cmd.arg(url.as_str());
-    if let Some(password) = password {
-        // The URL keeps it percent-encoded; psql wants the password itself.
-        let decoded = percent_encoding::percent_decode_str(&password).decode_utf8_lossy();
-        cmd.env("PGPASSWORD", decoded.as_ref());
+    // The password as the driver understood it (from the URL's user info, its `password=`, or
+    // PGPASSWORD), decoded.
+    if let Some(password) = target.settings.pg.get_password() {
+        cmd.env(
+            crate::target::PASSWORD_ENV,
+            std::ffi::OsStr::from_bytes(password),
+        );
     }
     let err = cmd.exec();
     if err.kind() == std::io::ErrorKind::NotFound {

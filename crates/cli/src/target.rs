@@ -87,14 +87,15 @@ impl ConnectionArgs {
         match raw {
             Some(raw) => {
                 let url = DatabaseUrl::new(raw);
-                if source == "--url" && url.has_password() {
+                let mut settings = url
+                    .parse()
+                    .with_context(|| format!("{source} is not usable"))?;
+                // Asked of the parsed settings: every way a URL can carry a password counts.
+                if source == "--url" && settings.pg.get_password().is_some() {
                     bail!(
                         "--url holds a password, which every user of this machine can read in the process list; put the URL in CONNECTION_URL instead, or leave the password out and set PGPASSWORD"
                     );
                 }
-                let mut settings = url
-                    .parse()
-                    .with_context(|| format!("{source} is not usable"))?;
                 if settings.pg.get_password().is_none() {
                     if let Some(password) = std::env::var_os(PASSWORD_ENV) {
                         settings.pg.password(password.as_encoded_bytes());
@@ -160,18 +161,17 @@ impl Target {
         self.cluster.is_some() || self.settings.is_loopback_only()
     }
 
-    /// Refuses a destructive command on production, or on a database not on this machine,
-    /// without `--yes`; on a terminal, typing the database name back confirms instead.
+    /// Refuses a destructive command on production without `--yes`, and on a database not on
+    /// this machine without `--yes` or, on a terminal, the database name typed back.
     pub fn confirm_destructive(&self, what: &str, yes: bool) -> anyhow::Result<()> {
         if yes || (!self.prod && self.is_local()) {
             return Ok(());
         }
-        let place = if self.prod {
-            "production"
-        } else {
-            "a database that is not on this machine"
-        };
         let shown = self.url.masked();
+        if self.prod {
+            bail!("refusing to {what} on production ({shown}) without --yes");
+        }
+        let place = "a database that is not on this machine";
         if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
             let mut stderr = std::io::stderr();
             write!(

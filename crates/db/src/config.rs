@@ -91,13 +91,6 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
-    /// Whether the URL carries a password (in its user info or as `password=`).
-    pub fn has_password(&self) -> bool {
-        url::Url::parse(self.expose()).map_or(true, |parsed| {
-            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
-        })
-    }
-
     /// The URL safe to print: any password replaced by `****`.
     pub fn masked(&self) -> String {
         mask_password(self.expose())

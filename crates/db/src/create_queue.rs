@@ -9,16 +9,19 @@
 //! Failure keeps every request's own outcome:
 //! - the database rejected the *data* (SQLSTATE class 22 or 23; the transaction rolled back, so
 //!   nothing was written): the cruds of a batch are retried one by one, so only the bad one fails;
-//! - any other answer from the database (statement timeout, shutdown, too many connections, a
-//!   read-only standby after a failover, …), or no connection at all: nothing was written, and
-//!   the same error is answered to the whole batch at once — retrying one by one would only
-//!   multiply the load on a database that is already failing;
-//! - the connection broke while the statement was out (it may have committed): the outcome is
-//!   resolved, not guessed. The same cruds are sent again on another connection; that insert
-//!   waits for the first transaction if it is still running (same primary keys), writes what it
-//!   did not, and then every crud is read back by uuid. Only when the database stays out of reach
-//!   for [`CreateQueueSettings::resolve_within`] is the request told `Unavailable`, and the
-//!   uuids whose fate is unknown are logged.
+//! - any other answer from the database about the statement (statement timeout, too many
+//!   connections, a read-only standby after a failover, …), or no connection at all: nothing was
+//!   written, and the same error is answered to the whole batch at once — retrying one by one
+//!   would only multiply the load on a database that is already failing;
+//! - the connection broke while the statement was out, or the server ended the session (57P0x:
+//!   a shutdown or crash can strike after the commit record is durable but before the answer):
+//!   it may have committed, so the outcome is resolved, not guessed. The same cruds are sent
+//!   again on another connection; that insert waits for the first transaction if it is still
+//!   running (same primary keys), writes what it did not, and then every crud is read back by
+//!   uuid. If that resend is rejected for its data, nothing of the batch was written and its
+//!   cruds are written one by one as above. Only when the database stays out of reach for
+//!   [`CreateQueueSettings::resolve_within`] is the request told `Unavailable`, and the uuids
+//!   whose fate is unknown are logged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use uuid::Uuid;
 
 use crate::activity::FeedItem;
 use crate::error::{is_data_rejection, DbError};
-use crate::pool::{checkout, Pool, PooledClient};
+use crate::pool::{checkout, Pool};
 
 /// What a create request gets back: the crud, `None` when the author handle is unknown.
 pub type CreateOutcome = Result<Option<FeedItem>, DbError>;
@@ -183,18 +186,17 @@ enum Failure {
 impl Failure {
     /// Classifies an error of the statement that writes (`sent`: it may have reached the server).
     fn of(e: tokio_postgres::Error, sent: bool) -> Self {
-        let rejected = e
-            .as_db_error()
-            .is_some_and(|db| is_data_rejection(db.code().code()));
-        let answered = e.as_db_error().is_some();
+        let code = e.as_db_error().map(|db| db.code().code().to_owned());
         let error = DbError::from(e);
-        if rejected {
-            Self::Rejected(error)
-        } else if answered || !sent || !error.is_unavailable() {
-            // The server answered (an error ends its transaction), or the failure is ours.
-            Self::NotWritten(error)
-        } else {
-            Self::Unknown(error)
+        match code {
+            Some(code) if is_data_rejection(&code) => Self::Rejected(error),
+            // The session was ended under the statement: it may have got past its commit.
+            Some(code) if sent && code.starts_with("57P") => Self::Unknown(error),
+            // The server answered about the statement: its transaction did not commit.
+            Some(_) => Self::NotWritten(error),
+            None if sent && error.is_unavailable() => Self::Unknown(error),
+            // Never sent, or a failure of ours (encoding, decoding).
+            None => Self::NotWritten(error),
         }
     }
 }
@@ -251,7 +253,7 @@ impl Writer {
 
     async fn insert_on(
         &self,
-        client: &PooledClient,
+        client: &deadpool_postgres::ClientWrapper,
         batch: &[Pending],
     ) -> Result<Vec<Option<FeedItem>>, Failure> {
         if let [only] = batch {
@@ -307,7 +309,19 @@ impl Writer {
                         "connection lost while creating; outcome resolved by uuid");
                     return answer_all(batch, items);
                 }
-                Ok(Err(e)) => last = e,
+                Ok(Err(Failure::Rejected(e))) => {
+                    // Rejected for its data: none of the batch is written; settle each alone.
+                    tracing::warn!(
+                        size = batch.len(),
+                        sqlstate = e.sqlstate(),
+                        "resent batch rejected by the database; writing its cruds one by one"
+                    );
+                    for pending in batch {
+                        Box::pin(self.write_alone(pending)).await;
+                    }
+                    return;
+                }
+                Ok(Err(Failure::NotWritten(e) | Failure::Unknown(e))) => last = e,
                 Err(_elapsed) => break,
             }
             if Instant::now() + RESOLVE_PAUSE >= deadline {
@@ -325,21 +339,26 @@ impl Writer {
     }
 
     /// Sends the cruds again (a no-op for those already written: same uuids) and reads every
-    /// one back by uuid. `None` for a crud that is not there: its author is unknown.
-    async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, DbError> {
-        let client = checkout(&self.pool).await?;
-        match self.insert_on(&client, batch).await {
-            Ok(_) => {}
-            Err(Failure::Rejected(e) | Failure::NotWritten(e) | Failure::Unknown(e)) => {
-                return Err(e)
-            }
-        }
-        let statement = client
-            .prepare_cached(include_str!("../sql/activities/cards_by_uuid.sql"))
-            .await?;
-        let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
-        let rows = client.query(&statement, &[&uuids]).await?;
-        by_position(&rows, batch.len())
+    /// one back by uuid, on a fresh connection: pooled ones may be as dead as the one that broke
+    /// and not known to be yet. `None` for a crud that is not there: its author is unknown.
+    async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, Failure> {
+        use deadpool::managed::Manager as _;
+        let client = self
+            .pool
+            .manager()
+            .create()
+            .await
+            .map_err(|e| Failure::NotWritten(e.into()))?;
+        self.insert_on(&client, batch).await?;
+        let read_back = async {
+            let statement = client
+                .prepare_cached(include_str!("../sql/activities/cards_by_uuid.sql"))
+                .await?;
+            let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
+            let rows = client.query(&statement, &[&uuids]).await?;
+            by_position(&rows, batch.len())
+        };
+        read_back.await.map_err(Failure::NotWritten)
     }
 }
 

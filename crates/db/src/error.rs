@@ -26,7 +26,7 @@ pub enum DbError {
     #[error("value rejected by the database (SQLSTATE {sqlstate})")]
     InvalidValue { sqlstate: String },
     /// A statement ran longer than `statement_timeout`.
-    #[error("statement timed out")]
+    #[error("statement timed out (SQLSTATE 57014)")]
     Timeout,
     /// The server refused the login (wrong password, unknown role or database).
     #[error("login refused: {0}")]

@@ -46,7 +46,8 @@ async fn pgpassword_completes_a_url_given_without_one() {
         .args(["db", "status", "--url", &url])
         .env_remove("PGPASSWORD")
         .assert()
-        .failure();
+        .failure()
+        .stderr(predicate::str::contains("password missing"));
 }
 
 #[test]
@@ -151,6 +152,22 @@ async fn up_on_an_empty_database_elsewhere_serves_it_without_demo_users() {
 #[tokio::test]
 async fn connect_gives_psql_the_password_in_its_environment_never_in_argv() {
     let db = TestDb::new().await;
+    let port = test_db::cluster().port();
+    // The password as user info, and as a query parameter.
+    for url in [
+        url_of(db.name()),
+        format!(
+            "postgres://postgres@127.0.0.1:{port}/{}?password={}&sslmode=disable",
+            db.name(),
+            password()
+        ),
+    ] {
+        psql_call_for(&url, db.name());
+    }
+}
+
+/// Runs `db connect` on `url` with a fake psql that records its arguments and environment.
+fn psql_call_for(url: &str, dbname: &str) {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("psql-call");
     let fake = dir.path().join("psql");
@@ -172,13 +189,13 @@ async fn connect_gives_psql_the_password_in_its_environment_never_in_argv() {
     );
     cruddur()
         .args(["db", "connect"])
-        .env("CONNECTION_URL", url_of(db.name()))
+        .env("CONNECTION_URL", url)
         .env("PATH", path)
         .env_remove("PGPASSWORD")
         .assert()
         .success();
     let call = std::fs::read_to_string(&record).unwrap();
-    assert!(call.contains(db.name()), "psql got the database: {call}");
+    assert!(call.contains(dbname), "psql got the database: {call}");
     assert!(
         !call.lines().any(|l| l.contains(&password())),
         "password in argv: {call}"

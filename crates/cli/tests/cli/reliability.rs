@@ -36,9 +36,13 @@ enum Kind {
     },
     /// `503` with one of the codes the scenario expects.
     Refused(String),
-    /// The connection was refused or reset before a byte of answer: the server never took the
-    /// request (listener closed).
+    /// The connection was refused, or reset while the request was being written: the server
+    /// never took the request (listener closed).
     NotTaken,
+    /// The whole request was written, then the connection was reset without a byte of answer:
+    /// a dropped request — unless the server never accepted it (still in the listen backlog when
+    /// the listener closed), which only the shutdown scenario can excuse.
+    ResetAfterSend,
     /// Anything else: another status, a dropped answer, a hang.
     Unexpected(String),
 }
@@ -108,7 +112,7 @@ fn exchange(
     match stream.read_to_end(&mut raw) {
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::ConnectionReset && raw.is_empty() => {
-            return Kind::NotTaken
+            return Kind::ResetAfterSend
         }
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
             return Kind::Unexpected(format!("no answer within {HANG_GUARD:?}"))
@@ -218,7 +222,7 @@ async fn tally(
             match outcome.kind {
                 Kind::Created { .. } => {}
                 Kind::Refused(_) | Kind::NotTaken => record.refused += 1,
-                Kind::Unexpected(_) => record.unexpected_5xx += 1,
+                Kind::Unexpected(_) | Kind::ResetAfterSend => record.unexpected_5xx += 1,
             }
             continue;
         }
@@ -242,7 +246,7 @@ async fn tally(
                     record.failed_but_written += 1;
                 }
             }
-            Kind::Unexpected(_) => {
+            Kind::Unexpected(_) | Kind::ResetAfterSend => {
                 record.unexpected_5xx += 1;
                 if count > 0 {
                     record.failed_but_written += 1;
@@ -256,7 +260,7 @@ async fn tally(
 fn assert_nothing_lost(record: &Record, outcomes: &[Outcome]) {
     let unexpected: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| matches!(o.kind, Kind::Unexpected(_)))
+        .filter(|o| matches!(o.kind, Kind::Unexpected(_) | Kind::ResetAfterSend))
         .take(5)
         .collect();
     assert_eq!(record.unexpected_5xx, 0, "{record:?}: {unexpected:?}");
@@ -407,6 +411,12 @@ impl Drop for OwnCluster {
     }
 }
 
+/// The longest a create may take in the crash scenario: waiting for a connection (1 s), its
+/// statement (2 s), resolving a lost answer (3 s), and 2 s for a loaded 2-core machine.
+const CRASH_BOUND: Duration = Duration::from_secs(1 + 2 + 3 + 2);
+/// The same under overload: acquire (0.5 s) or statement timeout (1 s), plus 1.5 s.
+const OVERLOAD_BOUND: Duration = Duration::from_millis(1_000 + 1_500);
+
 #[tokio::test]
 async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing() {
     let own = OwnCluster::start().await;
@@ -442,6 +452,10 @@ async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing
     record.save();
     assert_nothing_lost(&record, &outcomes);
     assert!(record.refused > 0, "the crash was felt: {record:?}");
+    assert!(
+        record.longest <= CRASH_BOUND,
+        "a request outlasted the pool's bound: {record:?}"
+    );
     // Recovered without a restart of the server: cruds written after the database came back,
     // and one more now.
     let late = outcomes
@@ -469,6 +483,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_zero() {
     let (stop, clients) = create_load(&addr, "shutdown", &[]);
     std::thread::sleep(Duration::from_secs(2));
     let pid = Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    let sigterm_at = Instant::now();
     kill(pid, Signal::SIGTERM).unwrap();
     let deadline = Instant::now() + HANG_GUARD;
     let status = loop {
@@ -480,8 +495,17 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_zero() {
     };
     // The clients go on a little longer: every new connection must now be refused.
     std::thread::sleep(Duration::from_millis(300));
-    let outcomes = finish(&stop, clients);
+    let mut outcomes = finish(&stop, clients);
     assert!(status.success(), "exit status {status}");
+    // A connection still in the listen backlog when the listener closes is reset by the kernel
+    // after its request was written: never accepted, so never a dropped request — provided it
+    // connected within moments of the SIGTERM. (A reset before that is a dropped request.)
+    let backlog_window = sigterm_at.checked_sub(Duration::from_millis(50)).unwrap();
+    for outcome in &mut outcomes {
+        if outcome.kind == Kind::ResetAfterSend && outcome.started >= backlog_window {
+            outcome.kind = Kind::NotTaken;
+        }
+    }
     let record = tally(
         &db.client().await,
         "graceful shutdown",
@@ -530,8 +554,20 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
             ("MAX_IN_FLIGHT", "32"),
         ],
     );
-    let before = get_once(&addr, "/api/activities/home", &[]);
-    assert!(matches!(before.kind, Kind::Created { .. }), "{before:?}");
+    // A warm-up burst served normally: the memory baseline includes 64 connections' buffers.
+    let warm_up: Vec<_> = (0..64)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || get_once(&addr, "/api/activities/home", &["overloaded"]))
+        })
+        .collect();
+    for outcome in warm_up.into_iter().map(|t| t.join().unwrap()) {
+        assert!(
+            matches!(outcome.kind, Kind::Created { .. } | Kind::Refused(_)),
+            "{outcome:?}"
+        );
+    }
+    let baseline = resident_kib(server.0.id());
     // A migration-like lock: every statement on activities waits behind it.
     let locker = db.client().await;
     locker
@@ -541,7 +577,7 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
     let expected: &'static [&'static str] = &["database_unavailable", "overloaded"];
     let mut outcomes = Vec::new();
     let mut resident = Vec::new();
-    for round in 0..3 {
+    for round in 0..4 {
         let burst: Vec<_> = (0..64)
             .map(|i| {
                 let addr = addr.clone();
@@ -581,10 +617,16 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
         );
     }
     // Memory is bounded by the in-flight cap, not by the number of requests sent.
-    let (first, last) = (resident[0], resident[resident.len() - 1]);
+    eprintln!("resident memory: baseline {baseline} KiB, after each burst {resident:?} KiB");
+    let peak = resident.iter().copied().max().unwrap();
     assert!(
-        last < first + 20 * 1024,
-        "resident memory grew from {first} KiB to {last} KiB over the rounds"
+        peak < baseline + 8 * 1024,
+        "resident memory grew from {baseline} KiB to {peak} KiB over the bursts"
+    );
+    let longest = outcomes.iter().map(|o| o.elapsed).max().unwrap();
+    assert!(
+        longest <= OVERLOAD_BOUND,
+        "a request behind the lock took {longest:?}"
     );
     // Normal service afterwards.
     let after = create_once(&addr, "after the overload", &[]);
@@ -594,7 +636,7 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
     let record = tally(
         &db.client().await,
         "overload",
-        "3 bursts of 64 requests (16 creates) behind a table lock; pool of 4, 32 in flight",
+        "4 bursts of 64 requests (16 creates) behind a table lock; pool of 4, 32 in flight",
         &outcomes,
     )
     .await;
