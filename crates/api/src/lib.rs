@@ -6,6 +6,7 @@ pub mod body;
 pub mod cognito;
 pub mod cors;
 pub mod error;
+pub mod feed_cache;
 pub mod limits;
 pub mod observe;
 pub mod openapi;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub item_replies: i64,
     /// Write allowances per client address and per author.
     pub write_limiter: std::sync::Arc<rate_limit::WriteLimiter>,
+    /// The home feed's first page from memory; `None`: every request reads the database.
+    pub feed_cache: Option<feed_cache::FeedCache>,
 }
 
 impl AppState {
@@ -52,6 +55,26 @@ impl AppState {
             author_mode,
             item_replies: db::activities::DEFAULT_ITEM_REPLIES,
             write_limiter: rate_limit::WriteLimiter::new(write_limits),
+            feed_cache: None,
+        }
+    }
+
+    /// Serves the home feed's first page from memory, kept exact by `LISTEN` on a connection
+    /// made with `settings` (see [`feed_cache`]). Call after setting `item_replies`.
+    pub fn with_feed_cache(mut self, settings: &db::ConnectSettings) -> Self {
+        self.feed_cache = Some(feed_cache::FeedCache::start(
+            self.pool.clone(),
+            settings,
+            routes::DEFAULT_PAGE_SIZE,
+            self.item_replies,
+        ));
+        self
+    }
+
+    /// Tells the feed cache that this process wrote something a feed page may show.
+    pub fn wrote(&self) {
+        if let Some(cache) = &self.feed_cache {
+            cache.invalidate();
         }
     }
 }

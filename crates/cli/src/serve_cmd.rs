@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// failover, server restarts and leaky backends reach the pool within it).
     #[arg(long, env = "DB_MAX_CONNECTION_LIFETIME_SECS", default_value_t = db::pool::DEFAULT_MAX_LIFETIME_SECS)]
     pub db_max_connection_lifetime_secs: u64,
+    /// Read the home feed's first page from the database on every request instead of keeping
+    /// it in memory (kept exact by LISTEN/NOTIFY; see the README's "Feed cache").
+    #[arg(long, env = "NO_FEED_CACHE")]
+    pub no_feed_cache: bool,
     /// New cruds written at once, each lane one statement; creates that arrive while every lane
     /// is busy are written together, with one commit.
     #[arg(long, env = "DB_CREATE_LANES", default_value_t = db::CreateQueueSettings::default().lanes)]
@@ -232,6 +236,13 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         write_limits,
     );
     state.item_replies = i64::from(args.feed_item_replies);
+    if !args.no_feed_cache {
+        let listen = target
+            .settings
+            .clone()
+            .with_dead_peer_detection(Duration::from_millis(args.db_statement_timeout_ms));
+        state = state.with_feed_cache(&listen);
+    }
     let connection_limits = api::server::ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),

@@ -1,6 +1,7 @@
 //! Cruds ("activities"): the home feed, creating cruds and replies, a crud's status page. Every
 //! query returns rows in the one shape of [`crate::activity`].
 
+use chrono::{DateTime, Utc};
 use domain::NewReply;
 use uuid::Uuid;
 
@@ -49,6 +50,29 @@ pub async fn list_home_feed(
     rows.iter()
         .map(|row| FeedItem::from_row(row).map_err(DbError::from))
         .collect()
+}
+
+/// The home feed's first page as [`list_home_feed`] gives it, with the database's clock when it
+/// was read (`None` for an empty page): what a cache needs to drop the page at its first expiry.
+pub async fn home_feed_snapshot(
+    pool: &Pool,
+    limit: i64,
+    replies: i64,
+) -> Result<(Vec<FeedItem>, Option<DateTime<Utc>>), DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/activities/list_home_feed_timed.sql"))
+        .await?;
+    let rows = client.query(&statement, &[&limit, &replies]).await?;
+    let db_now = rows
+        .first()
+        .map(|row| row.try_get::<_, DateTime<Utc>>("db_now"))
+        .transpose()?;
+    let items = rows
+        .iter()
+        .map(|row| FeedItem::from_row(row).map_err(DbError::from))
+        .collect::<Result<_, _>>()?;
+    Ok((items, db_now))
 }
 
 /// Replies to `parent` as `reply.author`; the parent's `replies_count` follows by trigger.

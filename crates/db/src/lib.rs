@@ -15,6 +15,7 @@ pub mod create_queue;
 pub mod error;
 pub mod health;
 pub mod migrations;
+pub mod notify;
 pub mod pool;
 pub mod seeds;
 pub mod tls;

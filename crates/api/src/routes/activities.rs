@@ -74,11 +74,17 @@ pub struct CreateReplyRequest {
 )]
 pub async fn home(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let limit = page_limit(query.limit.as_deref())?;
     let before = cursor(query.before.as_deref())?;
+    if let Some(cache) = state.feed_cache.as_ref() {
+        if before.is_none() && limit == cache.limit() {
+            return cache.respond(&headers).await;
+        }
+    }
     let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
     json(StatusCode::OK, &items)
 }
@@ -109,6 +115,8 @@ pub async fn create(
                 .create(crud)
                 .await?
                 .ok_or(ApiError::UserNotFound)?;
+            // Before the answer: the author's next feed request must show the crud.
+            state.wrote();
             json(StatusCode::OK, &created)
         })
         .await
@@ -172,7 +180,10 @@ pub async fn reply(
             let new_reply =
                 NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
             match activities::create_reply(&state.pool, parent, &new_reply).await? {
-                ReplyOutcome::Created(item) => json(StatusCode::OK, &item),
+                ReplyOutcome::Created(item) => {
+                    state.wrote();
+                    json(StatusCode::OK, &item)
+                }
                 ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
                 ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
             }

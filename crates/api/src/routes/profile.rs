@@ -53,6 +53,8 @@ pub async fn update(
             let user = db::users::update_profile(&state.pool, edit.author.as_str(), &edit.update)
                 .await?
                 .ok_or(ApiError::UserNotFound)?;
+            // Cards show the display name: the cached feed page may be out of date now.
+            state.wrote();
             json(StatusCode::OK, &user)
         })
         .await

@@ -60,6 +60,23 @@ impl TestApp {
         app
     }
 
+    /// Seeded, with the feed cache on (listening on the test database); waits until the cache is
+    /// trusted, and hands back its handle.
+    pub async fn with_feed_cache() -> (Self, api::feed_cache::FeedCache) {
+        let mut app = Self::seeded().await;
+        let state = AppState::new(
+            app.db.pool().clone(),
+            AuthorMode::Dev,
+            db::CreateQueueSettings::default(),
+            api::rate_limit::WriteLimits::OFF,
+        )
+        .with_feed_cache(app.db.settings());
+        let cache = state.feed_cache.clone().unwrap();
+        app.router = from_test_peer(api::router(state, &RouterOptions::default()));
+        wait_for(|| cache.is_trusted()).await;
+        (app, cache)
+    }
+
     /// A fresh, migrated database without rows.
     pub async fn empty() -> Self {
         let db = TestDb::new().await;
@@ -192,4 +209,18 @@ pub fn timestamp(value: &Value) -> chrono::DateTime<chrono::FixedOffset> {
         "timestamp without explicit UTC offset: {text}"
     );
     chrono::DateTime::parse_from_rfc3339(text).unwrap()
+}
+
+/// Far above anything a test waits for; only reached if something is broken.
+pub const WAIT_GUARD: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Polls `condition` every 5 ms until it holds; panics after [`WAIT_GUARD`].
+pub async fn wait_for(condition: impl Fn() -> bool) {
+    tokio::time::timeout(WAIT_GUARD, async {
+        while !condition() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("condition never held");
 }

@@ -7,6 +7,7 @@ mod cognito;
 mod cognito_support;
 mod cors_and_docs;
 mod errors;
+mod feed_cache;
 mod helpers;
 mod limits;
 mod observe;

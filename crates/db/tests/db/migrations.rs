@@ -15,7 +15,9 @@ async fn migrating_twice_applies_once_then_nothing() {
             "V3__trustworthy_handles",
             "V4__newest_replies",
             "V5__newest_replies_read_only_n",
-            "V6__user_cruds_index"
+            "V6__user_cruds_index",
+            "V7__feed_change_notifications",
+            "V8__expired_cruds_index"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -25,7 +27,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 6);
+    assert_eq!(history, 8);
 }
 
 #[tokio::test]
