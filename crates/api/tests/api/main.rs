@@ -10,7 +10,6 @@ mod errors;
 mod feed_cache;
 mod helpers;
 mod limits;
-mod observe;
 mod outage;
 mod rate_limits;
 mod replies;

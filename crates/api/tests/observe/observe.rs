@@ -133,7 +133,12 @@ async fn a_created_crud_is_logged_inside_its_requests_span() {
         .iter()
         .map(|l| l["fields"]["message"].as_str().unwrap())
         .collect();
-    assert_eq!(messages, ["activity created", "request"], "{lines:?}");
+    assert_eq!(
+        messages,
+        ["activity created", "request"],
+        "{lines:?} / all: {:?}",
+        logs.lines()
+    );
     assert_eq!(lines[0]["fields"]["activity_uuid"], uuid.as_str());
     assert_eq!(lines[0]["span"]["route"], "/api/activities");
 }
