@@ -136,9 +136,11 @@ impl FeedCache {
         self.shared.drop_page();
     }
 
-    /// The first page as a response: `304` when `If-None-Match` names its ETag.
+    /// The first page as a response: `304` when `If-None-Match` names its ETag. `X-Cache` says
+    /// where it came from: `hit` (memory), `miss` (read, and kept), `bypass` (read, not kept:
+    /// the listener is down or the page changed while it was read).
     pub async fn respond(&self, headers: &HeaderMap) -> Result<Response, ApiError> {
-        let page = self.page().await?;
+        let (page, source) = self.page().await?;
         let matches = headers
             .get_all(header::IF_NONE_MATCH)
             .iter()
@@ -147,6 +149,10 @@ impl FeedCache {
             (header::ETAG, page.etag.clone()),
             // Browsers may keep it but must ask again each time (and get a 304).
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("x-cache"),
+                HeaderValue::from_static(source),
+            ),
         ];
         if matches {
             return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
@@ -163,15 +169,15 @@ impl FeedCache {
             .into_response())
     }
 
-    async fn page(&self) -> Result<Page, ApiError> {
+    async fn page(&self) -> Result<(Page, &'static str), ApiError> {
         let shared = &self.shared;
         if let Some(page) = self.kept() {
-            return Ok(page);
+            return Ok((page, "hit"));
         }
         let _one_at_a_time = shared.rebuild.lock().await;
         // Another request may have rebuilt it while this one waited.
         if let Some(page) = self.kept() {
-            return Ok(page);
+            return Ok((page, "hit"));
         }
         let generation = shared.generation.load(Ordering::SeqCst);
         let trusted = shared.listening.load(Ordering::SeqCst);
@@ -190,8 +196,9 @@ impl FeedCache {
         // Kept only if nothing changed while it was read and changes are being reported.
         if trusted && shared.generation.load(Ordering::SeqCst) == generation {
             *shared.page.lock().unwrap_or_else(PoisonError::into_inner) = Some(page.clone());
+            return Ok((page, "miss"));
         }
-        Ok(page)
+        Ok((page, "bypass"))
     }
 
     /// The kept page, if it may be served.

@@ -35,7 +35,26 @@ pub enum DbCommand {
     KillSessions(ConfirmArgs),
     /// Drop, create, migrate and seed: a fresh database.
     Setup(SetupArgs),
+    /// Delete expired cruds (with their replies) in bounded batches.
+    Purge(PurgeArgs),
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PurgeArgs {
+    /// Cruds deleted per batch (each batch is one short transaction).
+    #[arg(long, default_value_t = DEFAULT_PURGE_BATCH, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch: i64,
+    /// Most batches in this run; the rest waits for the next one.
+    #[arg(long, default_value_t = DEFAULT_PURGE_MAX_BATCHES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batches: u64,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+/// Default batch size of a purge.
+pub const DEFAULT_PURGE_BATCH: i64 = 1_000;
+/// Default bound on batches per purge run.
+pub const DEFAULT_PURGE_MAX_BATCHES: u64 = 100;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfirmArgs {
@@ -131,6 +150,11 @@ pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
             target.confirm_destructive("terminate sessions", args.yes)?;
             kill_sessions(&target).await
         }
+        DbCommand::Purge(args) => {
+            output::heading("db-purge");
+            target.confirm_destructive("delete expired cruds", args.confirm.yes)?;
+            purge(&target, args.batch, args.max_batches).await
+        }
         DbCommand::Setup(args) => {
             output::heading("db-setup");
             target.confirm_destructive("drop and recreate the database", args.drop.confirm.yes)?;
@@ -151,6 +175,32 @@ pub async fn setup(target: &Target, force: bool, demo_users: bool) -> anyhow::Re
         skip_seed(target);
         Ok(())
     }
+}
+
+async fn purge(target: &Target, batch: i64, max_batches: u64) -> anyhow::Result<()> {
+    let pool = db::pool::build_pool(
+        &target.settings,
+        &db::PoolSettings {
+            max_size: 1,
+            // A batch may take a while on a big table; the default cap is for requests.
+            statement_timeout: std::time::Duration::from_secs(60),
+            ..db::PoolSettings::default()
+        },
+    )?;
+    let report = db::activities::purge_expired(&pool, batch, max_batches)
+        .await
+        .with_context(|| format!("cannot purge {}", target.url.masked()))?;
+    output::line(format!(
+        "purged {} expired crud(s) in {} batch(es){}",
+        report.cruds,
+        report.batches,
+        if report.more_left {
+            "; more are left: run it again"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
 }
 
 /// Says why no demo users were added (outside the embedded cluster, unless asked).

@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// failover, server restarts and leaky backends reach the pool within it).
     #[arg(long, env = "DB_MAX_CONNECTION_LIFETIME_SECS", default_value_t = db::pool::DEFAULT_MAX_LIFETIME_SECS)]
     pub db_max_connection_lifetime_secs: u64,
+    /// Purge expired cruds (as `cruddur db purge` does, one bounded run) every this many
+    /// seconds; 0 (the default) never.
+    #[arg(long, env = "PURGE_EVERY_SECS", default_value_t = 0)]
+    pub purge_every_secs: u64,
     /// Read the home feed's first page from the database on every request instead of keeping
     /// it in memory (kept exact by LISTEN/NOTIFY; see the README's "Feed cache").
     #[arg(long, env = "NO_FEED_CACHE")]
@@ -236,6 +240,12 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         write_limits,
     );
     state.item_replies = i64::from(args.feed_item_replies);
+    if args.purge_every_secs > 0 {
+        tokio::spawn(purge_periodically(
+            pool.clone(),
+            Duration::from_secs(args.purge_every_secs),
+        ));
+    }
     if !args.no_feed_cache {
         let listen = target
             .settings
@@ -320,5 +330,33 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// One bounded purge run every `every`, for as long as the server runs; a failed run is logged
+/// and the next one tries again.
+async fn purge_periodically(pool: db::Pool, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db::activities::purge_expired(
+            &pool,
+            crate::db_cmd::DEFAULT_PURGE_BATCH,
+            crate::db_cmd::DEFAULT_PURGE_MAX_BATCHES,
+        )
+        .await
+        {
+            Ok(report) if report.cruds > 0 => {
+                tracing::info!(
+                    cruds = report.cruds,
+                    batches = report.batches,
+                    more_left = report.more_left,
+                    "purged expired cruds"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge of expired cruds failed"),
+        }
     }
 }

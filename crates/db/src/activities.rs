@@ -75,6 +75,41 @@ pub async fn home_feed_snapshot(
     Ok((items, db_now))
 }
 
+/// What one purge run removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeReport {
+    /// Expired top-level cruds deleted (their replies went with them).
+    pub cruds: u64,
+    /// Batches run (each its own transaction).
+    pub batches: u64,
+    /// Whether expired cruds may remain (the run stopped at its batch bound).
+    pub more_left: bool,
+}
+
+/// Deletes expired cruds in batches of `batch` (each its own short transaction, so the table is
+/// never locked for long), at most `max_batches` per run.
+pub async fn purge_expired(
+    pool: &Pool,
+    batch: i64,
+    max_batches: u64,
+) -> Result<PurgeReport, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/activities/purge_expired.sql"))
+        .await?;
+    let mut report = PurgeReport::default();
+    while report.batches < max_batches {
+        let deleted = client.execute(&statement, &[&batch]).await?;
+        report.batches += 1;
+        report.cruds += deleted;
+        if i64::try_from(deleted).unwrap_or(i64::MAX) < batch {
+            return Ok(report);
+        }
+    }
+    report.more_left = true;
+    Ok(report)
+}
+
 /// Replies to `parent` as `reply.author`; the parent's `replies_count` follows by trigger.
 pub async fn create_reply(
     pool: &Pool,

@@ -93,9 +93,14 @@ pub struct Profile {
     /// `null` when the user wrote none (always present).
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub bio: Option<String>,
-    /// The user's unexpired cruds (replies not counted).
+    /// The user's unexpired cruds (replies not counted), counted up to [`CRUDS_COUNT_CAP`]:
+    /// that value means "at least that many".
     pub cruds_count: i64,
 }
+
+/// Most cruds a user page counts (show_user_page.sql's LIMIT): a view costs at most this many
+/// rows, not the user's whole history.
+pub const CRUDS_COUNT_CAP: i64 = 1_000;
 
 /// `GET /api/activities/@{handle}`: the profile and the user's newest cruds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

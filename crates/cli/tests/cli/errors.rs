@@ -120,6 +120,7 @@ fn help_lists_exactly_the_db_commands_and_each_has_its_own_help() {
         "sessions",
         "kill-sessions",
         "setup",
+        "purge",
     ];
     let mut expected: Vec<String> = commands.iter().map(|c| (*c).to_owned()).collect();
     expected.push("help".to_owned());

@@ -5,6 +5,7 @@ mod cognito;
 mod cognito_sync;
 mod db_commands;
 mod errors;
+mod feed;
 mod hostile;
 mod layering;
 mod local;

@@ -7,6 +7,7 @@ mod create_queue;
 mod cut_proxy;
 mod harness;
 mod migrations;
+mod purge;
 mod schema;
 mod seeds;
 mod sessions;

@@ -41,7 +41,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
         .collect();
     assert_eq!(
         pending,
-        (1..=6).map(|v| (v, true)).collect::<Vec<_>>(),
+        (1..=8).map(|v| (v, true)).collect::<Vec<_>>(),
         "every migration, in order, none applied"
     );
     let tables: i64 = client

@@ -163,25 +163,31 @@ async fn feed_indexes_exist_with_the_keyset_order() {
         .into_iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(defs.len(), 4, "{defs:?}");
+    assert_eq!(defs.len(), 5, "{defs:?}");
     assert!(
-        defs[0].contains("(created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL)"),
+        defs[0].contains(
+            "(expires_at) WHERE ((expires_at IS NOT NULL) AND (reply_to_activity_uuid IS NULL))"
+        ),
         "{defs:?}"
     );
     assert!(
-        defs[1].contains(
+        defs[1].contains("(created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL)"),
+        "{defs:?}"
+    );
+    assert!(
+        defs[2].contains(
             "(reply_to_activity_uuid, created_at, uuid) WHERE (reply_to_activity_uuid IS NOT NULL)"
         ),
         "{defs:?}"
     );
     assert!(
-        defs[2].contains(
+        defs[3].contains(
             "(user_uuid, created_at DESC, uuid DESC) INCLUDE (expires_at) WHERE (reply_to_activity_uuid IS NULL)"
         ),
         "{defs:?}"
     );
     assert!(
-        defs[3].contains("(user_uuid, created_at DESC, uuid DESC)"),
+        defs[4].contains("(user_uuid, created_at DESC, uuid DESC)"),
         "{defs:?}"
     );
 }
