@@ -562,6 +562,8 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
             ("DB_ACQUIRE_TIMEOUT_MS", "500"),
             ("DB_STATEMENT_TIMEOUT_MS", "1000"),
             ("MAX_IN_FLIGHT", "32"),
+            // Every read must reach the database here: the scenario is slow statements.
+            ("NO_FEED_CACHE", "true"),
         ],
     );
     // A warm-up burst served normally: the memory baseline includes 64 connections' buffers.
@@ -603,22 +605,30 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
         outcomes.extend(burst.into_iter().map(|t| t.join().unwrap()));
         resident.push(resident_kib(server.0.id()));
     }
-    // statement_timeout ended every statement stuck behind the lock; none is left waiting.
-    let waiting: i64 = db
-        .client()
-        .await
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE application_name = 'cruddur' AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        waiting, 0,
-        "a statement of the server still waits on the lock"
-    );
+    // statement_timeout ends every statement stuck behind the lock: within it (and a margin),
+    // none is left waiting. (A request can be answered 503 by the acquire timeout while the
+    // statements holding the pool's connections still wait, for at most the statement timeout.)
+    let observer = db.client().await;
+    let give_up = Instant::now() + Duration::from_millis(1_000 + 1_000);
+    loop {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = 'cruddur' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "{waiting} statement(s) of the server still wait on the lock past statement_timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     locker.batch_execute("COMMIT").await.unwrap();
     for outcome in &outcomes {
         assert!(
