@@ -274,7 +274,9 @@ def pgbench_scripts(workdir):
     feed = (sql / "list_home_feed.sql").read_text().replace("$1", ":lim").replace("$2", "3")
     create = (sql / "create_activity.sql").read_text()
     create = (create.replace("$1", "('demo' || :n::text)").replace("$2", "'bench crud'")
-              .replace("$3::bigint", "86400::bigint"))
+              .replace("$3::bigint", "86400::bigint")
+              # $4: the uuid the server picks before sending (create_queue.rs).
+              .replace("$4", "gen_random_uuid()"))
     files = {
         "orig_feed": BENCH / "sql" / "original_feed.sql",
         "orig_create": BENCH / "sql" / "original_create.sql",
