@@ -3,7 +3,10 @@
 //! passes. Tests never need a server they did not start.
 
 pub mod cognito;
+mod own_cluster;
 pub mod reliability;
+
+pub use own_cluster::{OwnCluster, OWN_DATABASE};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;

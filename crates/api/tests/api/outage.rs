@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use db::PoolSettings;
-use local_cluster::{Cluster, Durability};
+use local_cluster::Durability;
+use test_db::OwnCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{router_for, TestApp};
@@ -56,55 +57,11 @@ async fn an_unreachable_database_is_503_database_unavailable() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
-/// Stops its cluster even when an assertion fails, then removes its folder.
-struct OwnCluster {
-    cluster: Cluster,
-    _home: tempfile::TempDir,
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = self.cluster.stop();
-    }
-}
-
 #[tokio::test]
 async fn the_server_recovers_when_the_database_comes_back() {
-    let home = tempfile::Builder::new()
-        .prefix("cruddur-outage-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(
-        home.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let cluster = Cluster::open(&home.path().join("c"), Durability::Ephemeral).unwrap();
-    let own = OwnCluster {
-        cluster: cluster.clone(),
-        _home: home,
-    };
-    let running = cluster.start().unwrap();
-    let admin = db::pool::connect(
-        &cluster
-            .url(running.port, "postgres")
-            .unwrap()
-            .parse()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    db::admin::create_database(&admin, "cruddur").await.unwrap();
-    drop(admin);
-    let settings = cluster
-        .url(running.port, "cruddur")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut client = db::pool::connect(&settings).await.unwrap();
-    db::migrations::migrate(&mut client).await.unwrap();
-    db::seeds::seed(&mut client).await.unwrap();
-    drop(client);
+    let own = OwnCluster::start(Durability::Ephemeral, true).await;
+    let cluster = own.cluster.clone();
+    let settings = own.url(test_db::OWN_DATABASE).parse().unwrap();
     let tuning = PoolSettings {
         acquire_timeout: Duration::from_millis(500),
         ..PoolSettings::default()
@@ -127,7 +84,7 @@ async fn the_server_recovers_when_the_database_comes_back() {
 
     let again = cluster.start().unwrap();
     assert_eq!(
-        again.port, running.port,
+        again.port, own.port,
         "same port, so the pool's URL still holds"
     );
     // Pooled connections broken by the restart are discarded; a bounded number of tries.

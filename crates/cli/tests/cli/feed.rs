@@ -2,42 +2,13 @@
 //! through one server shows on another's cached feed within the notification delay; `db purge`
 //! and `serve --purge-every-secs` delete expired cruds.
 
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use test_db::TestDb;
 
 use crate::cruddur;
-use crate::serve::{forward_lines, http, Killed};
-
-fn serve(db: &TestDb, extra: &[&str]) -> (Killed, String) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .env("CONNECTION_URL", db.url().expose())
-        .env_remove("AWS_COGNITO_USER_POOL_ID")
-        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    forward_lines(stdout, tx);
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve must print its URL");
-        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
-            break url.trim_end_matches("/api/activities/home").to_owned();
-        }
-    };
-    (server, addr)
-}
+use crate::serve::{http, start_serve};
 
 fn home(addr: &str) -> String {
     http(
@@ -50,8 +21,8 @@ fn home(addr: &str) -> String {
 async fn a_crud_created_through_one_server_shows_on_the_others_cached_feed_at_once() {
     let db = TestDb::new().await;
     db::seeds::seed(&mut db.client().await).await.unwrap();
-    let (_a, a) = serve(&db, &[]);
-    let (_b, b) = serve(&db, &[]);
+    let (_a, a) = start_serve(db.url().expose(), &[], &[]);
+    let (_b, b) = start_serve(db.url().expose(), &[], &[]);
     // B serves its page from memory (its listener subscribes just after start).
     let from_memory = |answer: &str| answer.to_ascii_lowercase().contains("\r\nx-cache: hit\r\n");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -146,7 +117,7 @@ async fn serve_purges_periodically_when_asked() {
     let db = TestDb::new().await;
     db::seeds::seed(&mut db.client().await).await.unwrap();
     insert_expired(&db, 5).await;
-    let (_server, _addr) = serve(&db, &["--purge-every-secs", "1"]);
+    let (_server, _addr) = start_serve(db.url().expose(), &["--purge-every-secs", "1"], &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while expired_left(&db).await > 0 {
         assert!(Instant::now() < deadline, "the periodic purge never ran");

@@ -5,13 +5,17 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use test_db::TestDb;
 
-use crate::serve::{forward_lines, Killed};
+use crate::serve::start_serve;
+
+/// Short header and idle timeouts, so the slow-header case ends quickly.
+const HEADER_LIMITS: [(&str, &str); 2] = [
+    ("HEADER_READ_TIMEOUT_SECS", "2"),
+    ("IDLE_TIMEOUT_SECS", "2"),
+];
 
 const GUARD: Duration = Duration::from_secs(30);
 
@@ -112,38 +116,11 @@ fn crud(message: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn start_server(db: &TestDb) -> (Killed, String) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("CONNECTION_URL", db.url().expose())
-        .env("HEADER_READ_TIMEOUT_SECS", "2")
-        .env("IDLE_TIMEOUT_SECS", "2")
-        .env_remove("AWS_COGNITO_USER_POOL_ID")
-        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        // The server's warnings and errors show in the test's output when a case fails.
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    forward_lines(stdout, tx);
-    let addr = loop {
-        let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
-        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
-            break url.trim_end_matches("/api/activities/home").to_owned();
-        }
-    };
-    (server, addr)
-}
-
 #[tokio::test]
 async fn the_hostile_corpus_gets_4xx_code_arrays_and_changes_nothing() {
     let db = TestDb::new().await;
     db::seeds::seed(&mut db.client().await).await.unwrap();
-    let (_server, addr) = start_server(&db);
+    let (_server, addr) = start_serve(db.url().expose(), &[], &HEADER_LIMITS);
     let seed_crud = get(&addr, "/api/activities/home").body;
     let seed_crud: serde_json::Value = serde_json::from_slice(&seed_crud).unwrap();
     let seed_crud = seed_crud[0]["uuid"].as_str().unwrap().to_owned();
@@ -549,7 +526,7 @@ async fn the_hostile_corpus_gets_4xx_code_arrays_and_changes_nothing() {
 async fn slow_header_clients_are_cut_off_and_a_reply_flood_meets_the_write_limit() {
     let db = TestDb::new().await;
     db::seeds::seed(&mut db.client().await).await.unwrap();
-    let (_server, addr) = start_server(&db);
+    let (_server, addr) = start_serve(db.url().expose(), &[], &HEADER_LIMITS);
     // 200 sockets that each send half a header line. The server was told 2 s
     // (HEADER_READ_TIMEOUT_SECS); reads give up after 8 s, before the 10 s default would close
     // them, so a server that ignored the setting fails here rather than passing late.

@@ -9,18 +9,26 @@ use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use local_cluster::{Cluster, Durability};
+use local_cluster::Durability;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use test_db::reliability::Record;
-use test_db::TestDb;
+use test_db::{OwnCluster, TestDb};
 
-use crate::serve::{forward_lines, Killed};
+use crate::serve::{start_serve, Killed};
+
+/// The server under test; one client address writes it all, so no write limits.
+fn serve_without_write_limits(url: &str, envs: &[(&str, &str)]) -> (Killed, String) {
+    // Errors only: a crash under load makes a warning of every refused request.
+    let mut all = vec![("RUST_LOG", "error")];
+    all.extend_from_slice(envs);
+    start_serve(url, &["--no-write-limits"], &all)
+}
 
 /// A request still unanswered after this has hung: far above every bound of the server
 /// (acquire 1 s, connect 5 s, resolving a lost answer 3 s, request timeout 10 s).
@@ -269,36 +277,6 @@ fn assert_nothing_lost(record: &Record, outcomes: &[Outcome]) {
     assert_eq!(record.found, record.acknowledged, "{record:?}");
 }
 
-/// `cruddur serve` on 127.0.0.1 against `url`, with `extra` environment.
-fn start_server(url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("cruddur"));
-    command
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-write-limits"])
-        .env("CONNECTION_URL", url)
-        .env_remove("AWS_COGNITO_USER_POOL_ID")
-        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    forward_lines(stdout, tx);
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve must print its URL");
-        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
-            break url.trim_end_matches("/api/activities/home").to_owned();
-        }
-    };
-    (server, addr)
-}
-
 fn still_running(server: &mut Child) -> bool {
     server.try_wait().unwrap().is_none()
 }
@@ -337,91 +315,33 @@ fn cluster_processes(data: &Path) -> Vec<i32> {
     pids
 }
 
-/// A durable cluster of the test's own (the shared one must survive), stopped at the end.
-struct OwnCluster {
-    cluster: Cluster,
-    port: u16,
-    _home: tempfile::TempDir,
-}
-
-impl OwnCluster {
-    async fn start() -> Self {
-        let home = tempfile::Builder::new()
-            .prefix("cruddur-crash-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        std::fs::set_permissions(
-            home.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let cluster = Cluster::open(&home.path().join("c"), Durability::Durable).unwrap();
-        let port = cluster.start().unwrap().port;
-        let own = Self {
-            cluster,
-            port,
-            _home: home,
-        };
-        let admin = own.connect("postgres").await;
-        db::admin::create_database(&admin, "cruddur").await.unwrap();
-        let mut client = own.connect("cruddur").await;
-        db::migrations::migrate(&mut client).await.unwrap();
-        db::seeds::seed(&mut client).await.unwrap();
-        own
-    }
-
-    fn url(&self) -> String {
-        self.cluster
-            .url(self.port, "cruddur")
-            .unwrap()
-            .expose()
-            .to_owned()
-    }
-
-    async fn connect(&self, dbname: &str) -> tokio_postgres::Client {
-        let settings = self
-            .cluster
-            .url(self.port, dbname)
-            .unwrap()
-            .parse()
-            .unwrap();
-        db::pool::connect(&settings).await.unwrap()
-    }
-
-    /// SIGKILL to the postmaster and every server process: no shutdown, no checkpoint.
-    fn crash(&self) {
-        let victims = cluster_processes(&self.cluster.data_dir());
-        for pid in &victims {
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while victims
-            .iter()
-            .any(|p| kill(Pid::from_raw(*p), None).is_ok())
-        {
-            assert!(Instant::now() < deadline, "killed processes did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = self.cluster.stop();
-    }
-}
-
 /// The longest a create may take in the crash scenario: waiting for a connection (1 s), its
 /// statement (2 s), resolving a lost answer (3 s), and 2 s for a loaded 2-core machine.
 const CRASH_BOUND: Duration = Duration::from_secs(1 + 2 + 3 + 2);
 /// The same under overload: acquire (0.5 s) or statement timeout (1 s), plus 1.5 s.
 const OVERLOAD_BOUND: Duration = Duration::from_millis(1_000 + 1_500);
 
+/// SIGKILL to the postmaster and every server process of `own`: no shutdown, no checkpoint.
+fn crash(own: &OwnCluster) {
+    let victims = cluster_processes(&own.cluster.data_dir());
+    for pid in &victims {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while victims
+        .iter()
+        .any(|p| kill(Pid::from_raw(*p), None).is_ok())
+    {
+        assert!(Instant::now() < deadline, "killed processes did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[tokio::test]
 async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing() {
-    let own = OwnCluster::start().await;
-    let (mut server, addr) = start_server(
-        &own.url(),
+    let own = OwnCluster::start(Durability::Durable, true).await;
+    let (mut server, addr) = serve_without_write_limits(
+        own.url(test_db::OWN_DATABASE).expose(),
         &[
             ("DB_ACQUIRE_TIMEOUT_MS", "1000"),
             ("DB_STATEMENT_TIMEOUT_MS", "2000"),
@@ -430,7 +350,7 @@ async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing
     let (stop, clients) = create_load(&addr, "crash", &["database_unavailable"]);
     std::thread::sleep(Duration::from_secs(3));
     let crashed_at = Instant::now();
-    own.crash();
+    crash(&own);
     std::thread::sleep(Duration::from_secs(1));
     let restarted = own.cluster.start().unwrap();
     assert_eq!(restarted.port, own.port, "restarted on the same port");
@@ -442,7 +362,7 @@ async fn a_database_killed_and_restarted_under_load_loses_and_duplicates_nothing
         "the server survived the crash"
     );
 
-    let client = own.connect("cruddur").await;
+    let client = own.connect(test_db::OWN_DATABASE).await;
     let record = tally(
         &client,
         "database crash",
@@ -489,7 +409,8 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_zero() {
         let mut client = db.client().await;
         db::seeds::seed(&mut client).await.unwrap();
     }
-    let (mut server, addr) = start_server(db.url().expose(), &[("SHUTDOWN_TIMEOUT_SECS", "10")]);
+    let (mut server, addr) =
+        serve_without_write_limits(db.url().expose(), &[("SHUTDOWN_TIMEOUT_SECS", "10")]);
     let (stop, clients) = create_load(&addr, "shutdown", &[]);
     std::thread::sleep(Duration::from_secs(2));
     let pid = Pid::from_raw(i32::try_from(server.0.id()).unwrap());
@@ -555,7 +476,7 @@ async fn more_slow_requests_than_connections_end_in_bounded_503s_and_service_res
         let mut client = db.client().await;
         db::seeds::seed(&mut client).await.unwrap();
     }
-    let (mut server, addr) = start_server(
+    let (mut server, addr) = serve_without_write_limits(
         db.url().expose(),
         &[
             ("DB_POOL_MAX_SIZE", "4"),

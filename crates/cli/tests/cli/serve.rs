@@ -51,6 +51,37 @@ pub fn http(addr: &str, request: &str) -> String {
     response
 }
 
+/// `cruddur serve` on 127.0.0.1 (a free port) against `url`, with `args` and `envs` (which may
+/// override the defaults: dev mode, `RUST_LOG=warn`); its warnings show in the test's output.
+/// Returns the process and its `host:port` once it says it is up.
+pub fn start_serve(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (Killed, String) {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("cruddur"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("CONNECTION_URL", url)
+        .env_remove("AWS_COGNITO_USER_POOL_ID")
+        .env_remove("AWS_COGNITO_USER_POOL_CLIENT_ID")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let (tx, rx) = mpsc::channel();
+    forward_lines(stdout, tx);
+    let addr = loop {
+        let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
+        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
+            break url.trim_end_matches("/api/activities/home").to_owned();
+        }
+    };
+    (server, addr)
+}
+
 /// Sends every line `from` prints to `to`, from a thread of its own, until it closes.
 pub fn forward_lines(from: impl Read + Send + 'static, to: mpsc::Sender<String>) {
     std::thread::spawn(move || {

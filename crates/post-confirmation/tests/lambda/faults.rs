@@ -4,27 +4,15 @@
 
 use std::time::Duration;
 
-use local_cluster::{Cluster, Durability};
+use local_cluster::Durability;
 use post_confirmation::{handle_json, pool_settings};
 use serde_json::Value;
-use test_db::TestDb;
+use test_db::{OwnCluster, TestDb};
 
 use crate::{event_for, example_event};
 
 /// What Cognito allows a trigger; an invocation still running then has failed the sign-up.
 const COGNITO_LIMIT: Duration = Duration::from_secs(5);
-
-/// A cluster of the test's own (the shared one must not go down), stopped when the test ends.
-struct OwnCluster {
-    cluster: Cluster,
-    _home: tempfile::TempDir,
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = self.cluster.stop();
-    }
-}
 
 async fn users_with_sub(pool: &db::Pool, sub: &str) -> i64 {
     db::pool::checkout(pool)
@@ -48,29 +36,10 @@ fn pre_sign_up_event() -> Value {
 
 #[tokio::test]
 async fn with_the_database_down_both_triggers_fail_fast_and_a_redelivery_records_one_row() {
-    let home = tempfile::Builder::new()
-        .prefix("cruddur-lambda-down-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(
-        home.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let cluster = Cluster::open(&home.path().join("c"), Durability::Ephemeral).unwrap();
-    let _own = OwnCluster {
-        cluster: cluster.clone(),
-        _home: home,
-    };
-    let port = cluster.start().unwrap().port;
-    let admin_url = cluster.url(port, "postgres").unwrap().parse().unwrap();
-    let admin = db::pool::connect(&admin_url).await.unwrap();
-    db::admin::create_database(&admin, "cruddur").await.unwrap();
-    drop(admin);
-    let settings = cluster.url(port, "cruddur").unwrap().parse().unwrap();
-    let mut client = db::pool::connect(&settings).await.unwrap();
-    db::migrations::migrate(&mut client).await.unwrap();
-    drop(client);
+    let own = OwnCluster::start(Durability::Ephemeral, false).await;
+    let cluster = own.cluster.clone();
+    let port = own.port;
+    let settings = own.url(test_db::OWN_DATABASE).parse().unwrap();
     // The function's own pool, warmed up the way a container that already served is.
     let pool = db::pool::build_pool(&settings, &pool_settings()).unwrap();
     let sub = example_event()["request"]["userAttributes"]["sub"]

@@ -1,0 +1,70 @@
+//! A cluster of a test's own, for tests that stop, crash or restart their database (the
+//! process's shared cluster must stay up for every other test). Stopped when dropped; its
+//! folder goes with the guard.
+
+use db::DatabaseUrl;
+use local_cluster::{Cluster, Durability};
+use tokio_postgres::Client;
+
+/// The database every own cluster holds, migrated.
+pub const OWN_DATABASE: &str = "cruddur";
+
+#[derive(Debug)]
+pub struct OwnCluster {
+    pub cluster: Cluster,
+    /// The port it first started on (restarts reuse it while it is free).
+    pub port: u16,
+    _home: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    /// Starts a cluster with [`OWN_DATABASE`] migrated, and seeded when `seed`.
+    pub async fn start(durability: Durability, seed: bool) -> Self {
+        let home = tempfile::Builder::new()
+            .prefix("cruddur-own-")
+            .tempdir_in("/tmp")
+            .expect("a folder for the cluster");
+        // As root the server runs as the `postgres` user, which must reach the folder.
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("open the folder to the server user");
+        let cluster =
+            Cluster::open(&home.path().join("c"), durability).expect("an own cluster folder");
+        let port = cluster.start().expect("an own cluster starts").port;
+        let own = Self {
+            cluster,
+            port,
+            _home: home,
+        };
+        let admin = own.connect("postgres").await;
+        db::admin::create_database(&admin, OWN_DATABASE)
+            .await
+            .expect("create the database");
+        let mut client = own.connect(OWN_DATABASE).await;
+        db::migrations::migrate(&mut client).await.expect("migrate");
+        if seed {
+            db::seeds::seed(&mut client).await.expect("seed");
+        }
+        own
+    }
+
+    /// The URL of `dbname` on this cluster (its first port).
+    pub fn url(&self, dbname: &str) -> DatabaseUrl {
+        self.cluster
+            .url(self.port, dbname)
+            .expect("the cluster's password")
+    }
+
+    /// A connection of its own to `dbname`.
+    pub async fn connect(&self, dbname: &str) -> Client {
+        crate::connect(&self.url(dbname)).await
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}
