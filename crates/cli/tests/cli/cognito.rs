@@ -90,6 +90,14 @@ async fn serve_in_cognito_mode_writes_only_as_the_tokens_user() {
         }
         seen.push(line);
     };
+    // The log (stderr) and the URL line (stdout) come through two pipes, in no fixed order:
+    // read on until the start line, if it has not come yet.
+    while !seen.iter().any(|l| l.contains("\"serving\"")) {
+        match rx.recv_timeout(GUARD) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no start line in {seen:?}"),
+        }
+    }
     let start_line = seen
         .iter()
         .find(|l| l.contains("\"serving\""))
