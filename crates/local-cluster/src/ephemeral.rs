@@ -153,7 +153,7 @@ fn owner_alive(root: &Path) -> bool {
         .is_some_and(|pid| kill(Pid::from_raw(pid), None).is_ok())
 }
 
-fn postmaster_pid(data: &Path) -> Option<i32> {
+pub(crate) fn postmaster_pid(data: &Path) -> Option<i32> {
     fs::read_to_string(data.join("postmaster.pid"))
         .ok()?
         .lines()

@@ -208,6 +208,43 @@ impl Cluster {
         &self.binaries
     }
 
+    /// The postmaster's pid, from `postmaster.pid` (left behind by a crash, so it may be dead).
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        ephemeral::postmaster_pid(&self.data_dir())
+    }
+
+    /// The postmaster and its child processes, read from `/proc`: what a crash test kills.
+    pub fn server_pids(&self) -> Vec<i32> {
+        let Some(postmaster) = self.postmaster_pid() else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return pids;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // The field after the state, which follows the parenthesised name, is the parent.
+            let parent = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
     fn port_file(&self) -> PathBuf {
         self.root.join("port")
     }

@@ -3,7 +3,6 @@
 //! running as the `postgres` user, relocating when that user cannot reach the folder.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use local_cluster::{Cluster, Durability, EphemeralCluster};
@@ -26,44 +25,6 @@ async fn answers(cluster: &Cluster, port: u16) -> i32 {
     let settings = cluster.url(port, "postgres").unwrap().parse().unwrap();
     let client = db::pool::connect(&settings).await.unwrap();
     client.query_one("SELECT 41 + 1", &[]).await.unwrap().get(0)
-}
-
-fn children_of(pid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Field 4 (after the parenthesised name) is the parent pid.
-        let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
-        if after_name
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<i32>().ok())
-            == Some(pid)
-        {
-            found.push(child);
-        }
-    }
-    found
-}
-
-fn postmaster_pid(data: &Path) -> i32 {
-    std::fs::read_to_string(data.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 fn wait_gone(pids: &[i32]) {
@@ -102,9 +63,11 @@ async fn start_reuse_stop_and_restart_after_a_crash() {
     assert_eq!(cluster.running_port().unwrap(), Some(first.port));
 
     // Crash: the postmaster and all its processes die without a shutdown.
-    let postmaster = postmaster_pid(&cluster.data_dir());
-    let mut victims = children_of(postmaster);
-    victims.push(postmaster);
+    let victims = cluster.server_pids();
+    assert!(
+        victims.len() > 1,
+        "the postmaster and its children: {victims:?}"
+    );
     for pid in &victims {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
     }
@@ -289,7 +252,7 @@ async fn the_server_runs_with_a_minimal_environment_not_ours() {
     let cluster = Cluster::open(&home.path().join("cluster"), Durability::Ephemeral).unwrap();
     let guard = StopOnDrop(cluster.clone());
     cluster.start().unwrap();
-    let postmaster = postmaster_pid(&cluster.data_dir());
+    let postmaster = cluster.postmaster_pid().unwrap();
     let environ = std::fs::read(format!("/proc/{postmaster}/environ")).unwrap();
     let keys: Vec<String> = environ
         .split(|b| *b == 0)

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -281,40 +280,6 @@ fn still_running(server: &mut Child) -> bool {
     server.try_wait().unwrap().is_none()
 }
 
-/// Every process of the cluster whose data folder is `data`: the postmaster and its children.
-fn cluster_processes(data: &Path) -> Vec<i32> {
-    let postmaster: i32 = std::fs::read_to_string(data.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let mut pids = vec![postmaster];
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The field after the state, which follows the parenthesised name, is the parent pid.
-        let parent = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok());
-        if parent == Some(postmaster) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 /// The longest a create may take in the crash scenario: waiting for a connection (1 s), its
 /// statement (2 s), resolving a lost answer (3 s), and 2 s for a loaded 2-core machine.
 const CRASH_BOUND: Duration = Duration::from_secs(1 + 2 + 3 + 2);
@@ -323,7 +288,7 @@ const OVERLOAD_BOUND: Duration = Duration::from_millis(1_000 + 1_500);
 
 /// SIGKILL to the postmaster and every server process of `own`: no shutdown, no checkpoint.
 fn crash(own: &OwnCluster) {
-    let victims = cluster_processes(&own.cluster.data_dir());
+    let victims = own.cluster.server_pids();
     for pid in &victims {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
     }
