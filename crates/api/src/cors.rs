@@ -1,7 +1,7 @@
 //! Which browser origins may call the API (CORS). Origins are validated when the server starts,
 //! so a typo is a one-line error, never a silently open or silently closed API.
 
-use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -69,6 +69,44 @@ pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
         ])
         .max_age(MAX_AGE)
 }
+
+/// The headers [`layer`] adds to an answer to a request without `Origin` (a same-origin or
+/// non-browser one): read from the layer itself, by running it once over an empty answer, so
+/// paths that skip the layer ([`crate::hit_lane`]) answer exactly as it would.
+pub fn headers_without_origin(
+    origins: Vec<HeaderValue>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, CorsProbeError> {
+    use std::future::Future;
+    use tower::{Layer, Service};
+
+    let mut cors = layer(origins).layer(tower::service_fn(|_request: Request<()>| async {
+        Ok::<_, std::convert::Infallible>(Response::new(()))
+    }));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    // Every part of it is ready at once (a fixed origin list, a service that answers at once);
+    // anything else is refused rather than waited for.
+    if !matches!(
+        cors.poll_ready(&mut context),
+        std::task::Poll::Ready(Ok(()))
+    ) {
+        return Err(CorsProbeError);
+    }
+    let request = Request::get("/").body(()).map_err(|_| CorsProbeError)?;
+    let mut answer = std::pin::pin!(cors.call(request));
+    match answer.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(Ok(response)) => Ok(response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()),
+        _ => Err(CorsProbeError),
+    }
+}
+
+/// The CORS layer did not answer a probe at once.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the CORS layer did not answer a probe request at once")]
+pub struct CorsProbeError;
 
 #[cfg(test)]
 mod tests {

@@ -56,6 +56,7 @@ struct Shared {
     listening: AtomicBool,
     rebuild: tokio::sync::Mutex<()>,
     rebuilds: AtomicU64,
+    fast_answers: AtomicU64,
 }
 
 impl Shared {
@@ -103,6 +104,7 @@ impl FeedCache {
             listening: AtomicBool::new(false),
             rebuild: tokio::sync::Mutex::new(()),
             rebuilds: AtomicU64::new(0),
+            fast_answers: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&shared);
         let listener = FeedListener::start(settings, move |event| {
@@ -141,32 +143,20 @@ impl FeedCache {
     /// the listener is down or the page changed while it was read).
     pub async fn respond(&self, headers: &HeaderMap) -> Result<Response, ApiError> {
         let (page, source) = self.page().await?;
-        let matches = headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .any(|value| etag_listed(value, &page.etag));
-        let cache_headers = [
-            (header::ETAG, page.etag.clone()),
-            // Browsers may keep it but must ask again each time (and get a 304).
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                header::HeaderName::from_static("x-cache"),
-                HeaderValue::from_static(source),
-            ),
-        ];
-        if matches {
-            return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
-        }
-        Ok((
-            StatusCode::OK,
-            cache_headers,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            page.body,
-        )
-            .into_response())
+        Ok(answer(page, source, headers))
+    }
+
+    /// The kept page as [`Self::respond`] answers a hit, or `None` when no page may be served
+    /// from memory: nothing here waits.
+    pub fn respond_from_memory(&self, headers: &HeaderMap) -> Option<Response> {
+        let page = self.kept()?;
+        self.shared.fast_answers.fetch_add(1, Ordering::Relaxed);
+        Some(answer(page, "hit", headers))
+    }
+
+    /// Answers given by [`Self::respond_from_memory`] (the fast lane) so far.
+    pub fn fast_answers(&self) -> u64 {
+        self.shared.fast_answers.load(Ordering::Relaxed)
     }
 
     async fn page(&self) -> Result<(Page, &'static str), ApiError> {
@@ -215,6 +205,36 @@ impl FeedCache {
             .filter(|page| page.fresh(generation))
             .cloned()
     }
+}
+
+/// `page` as a response to a request with `headers`: `304` when `If-None-Match` names its ETag.
+fn answer(page: Page, source: &'static str, headers: &HeaderMap) -> Response {
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .any(|value| etag_listed(value, &page.etag));
+    let cache_headers = [
+        (header::ETAG, page.etag.clone()),
+        // Browsers may keep it but must ask again each time (and get a 304).
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::HeaderName::from_static("x-cache"),
+            HeaderValue::from_static(source),
+        ),
+    ];
+    if matches {
+        return (StatusCode::NOT_MODIFIED, cache_headers).into_response();
+    }
+    (
+        StatusCode::OK,
+        cache_headers,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        page.body,
+    )
+        .into_response()
 }
 
 /// When the first crud or reply on the page expires, on our clock: `db_now` (the database's

@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod cors;
 pub mod error;
 pub mod feed_cache;
+pub mod hit_lane;
 pub mod limits;
 pub mod observe;
 pub mod openapi;
@@ -139,8 +140,28 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
                 .route_layer(limit_writes()),
         )
         .route("/api/openapi.json", get(openapi::serve))
-        .with_state(state);
-    serve_layers(routes, options)
+        .with_state(state.clone());
+    let app = serve_layers(routes, options);
+    match state.feed_cache {
+        Some(cache) => with_hit_lane(cache, app, options),
+        None => app,
+    }
+}
+
+/// `app` behind [`hit_lane`]: the cached first page answered before routing and the layers.
+fn with_hit_lane(cache: feed_cache::FeedCache, app: Router, options: &RouterOptions) -> Router {
+    let cors_headers = if options.frontend_origins.is_empty() {
+        Ok(Vec::new())
+    } else {
+        cors::headers_without_origin(options.frontend_origins.clone())
+    };
+    match cors_headers {
+        Ok(headers) => Router::new().fallback_service(hit_lane::HitLane::new(cache, headers, app)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the feed's fast lane is off: every request takes the layers");
+            app
+        }
+    }
 }
 
 /// What every route of the server runs inside, outermost last: limits and panic catching, the

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{
@@ -88,10 +88,26 @@ fn request_span(request: &Request) -> Span {
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", method = %request.method(), route, request_id)
+    span(request.method(), route, request_id)
 }
 
-fn log_response(response: &Response, latency: Duration, _span: &Span) {
+/// The span a request's log line is written in.
+pub fn span(method: &Method, route: &str, request_id: &str) -> Span {
+    tracing::info_span!("request", method = %method, route, request_id)
+}
+
+/// The request id a request is answered with: the client's, when [`acceptable_request_id`],
+/// else a new UUID v4 (what [`set_request_id`] does, for paths that skip the layers).
+pub fn request_id_for(headers: &HeaderMap) -> HeaderValue {
+    match headers.get(&REQUEST_ID_HEADER) {
+        Some(id) if acceptable_request_id(id) => id.clone(),
+        _ => HeaderValue::try_from(uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("-")),
+    }
+}
+
+/// Writes a request's one log line (call inside its [`span`]).
+pub fn log_response(response: &Response, latency: Duration, _span: &Span) {
     let status = response.status().as_u16();
     let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     match response.extensions().get::<ErrorCause>() {

@@ -91,6 +91,90 @@ async fn if_none_match_is_answered_304_until_the_page_changes() {
     assert_eq!(messages(&changed)[0], "a change");
 }
 
+/// A reply's headers that must agree between the fast lane and the layers: all but the
+/// request id, which is each request's own.
+fn comparable_headers(reply: &Reply) -> Vec<(String, Vec<u8>)> {
+    let mut headers: Vec<(String, Vec<u8>)> = reply
+        .headers
+        .iter()
+        .filter(|(name, _)| name.as_str() != "x-request-id")
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+#[tokio::test]
+async fn the_fast_lane_answers_exactly_as_the_layers_do() {
+    let (app, cache) = TestApp::with_feed_cache().await;
+    let first = app.home("").await;
+    assert_eq!(first.headers["x-cache"], "miss");
+    let etag = first.headers[header::ETAG].to_str().unwrap().to_owned();
+
+    let before = cache.fast_answers();
+    let lane = app.home("").await;
+    assert_eq!(cache.fast_answers(), before + 1, "the lane answered");
+    // `?limit=20` is the same page through routing and every layer.
+    let layered = app.home("?limit=20").await;
+    assert_eq!(cache.fast_answers(), before + 1, "the layers answered");
+    assert_eq!(lane.status, StatusCode::OK);
+    assert_eq!(lane.headers["x-cache"], "hit");
+    assert_eq!(layered.headers["x-cache"], "hit");
+    assert_eq!(lane.body, layered.body);
+    assert_eq!(comparable_headers(&lane), comparable_headers(&layered));
+    assert!(
+        lane.headers.contains_key(header::VARY),
+        "CORS's headers are on the lane's answer: {:?}",
+        lane.headers
+    );
+    let lane_id = lane.headers["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(lane_id).is_ok(), "{lane_id}");
+
+    let lane_304 = home_if_none_match(&app, &etag).await;
+    let layered_304 = app
+        .send(
+            Request::get("/api/activities/home?limit=20")
+                .header(header::IF_NONE_MATCH, &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(cache.fast_answers(), before + 2);
+    assert_eq!(lane_304.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(comparable_headers(&lane_304), comparable_headers(&layered_304));
+}
+
+#[tokio::test]
+async fn a_cross_origin_request_for_the_feed_goes_through_cors() {
+    let (app, cache) = TestApp::with_feed_cache().await;
+    app.home("").await;
+    let before = cache.fast_answers();
+    let allowed = app
+        .send(
+            Request::get("/api/activities/home")
+                .header(header::ORIGIN, crate::helpers::FRONTEND)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.headers["x-cache"], "hit");
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        crate::helpers::FRONTEND
+    );
+    let other = app
+        .send(
+            Request::get("/api/activities/home")
+                .header(header::ORIGIN, "http://evil.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(!other.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert_eq!(cache.fast_answers(), before, "neither took the fast lane");
+}
+
 #[tokio::test]
 async fn a_crud_written_by_psql_appears_within_the_notification_delay() {
     let (app, _cache) = TestApp::with_feed_cache().await;

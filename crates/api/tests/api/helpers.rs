@@ -72,7 +72,14 @@ impl TestApp {
         )
         .with_feed_cache(app.db.settings());
         let cache = state.feed_cache.clone().unwrap();
-        app.router = from_test_peer(api::router(state, &RouterOptions::default()));
+        // With CORS on, as `cruddur serve` runs in dev mode.
+        app.router = from_test_peer(api::router(
+            state,
+            &RouterOptions {
+                frontend_origins: vec![HeaderValue::from_static(FRONTEND)],
+                ..RouterOptions::default()
+            },
+        ));
         wait_for(|| cache.is_trusted()).await;
         (app, cache)
     }

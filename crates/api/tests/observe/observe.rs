@@ -111,6 +111,34 @@ async fn a_missing_or_unfit_request_id_is_replaced_by_a_generated_one() {
 }
 
 #[tokio::test]
+async fn the_feeds_fast_lane_logs_and_ids_its_requests_like_every_route() {
+    let (app, cache) = TestApp::with_feed_cache().await;
+    app.home("").await;
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let before = cache.fast_answers();
+    let reply = get_with_id(&app, "/api/activities/home", Some("lane-1")).await;
+    assert_eq!(cache.fast_answers(), before + 1, "the fast lane answered");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(echoed_id(&reply), "lane-1");
+    let lines = logs.of_request("lane-1");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "INFO");
+    assert_eq!(lines[0]["fields"]["message"], "request");
+    assert_eq!(lines[0]["fields"]["status"], 200);
+    assert!(lines[0]["fields"]["latency_us"].is_u64(), "{}", lines[0]);
+    assert_eq!(lines[0]["span"]["method"], "GET");
+    assert_eq!(lines[0]["span"]["route"], "/api/activities/home");
+    for sent in [None, Some("has space")] {
+        let reply = get_with_id(&app, "/api/activities/home", sent).await;
+        let id = echoed_id(&reply);
+        assert!(Uuid::parse_str(&id).is_ok(), "{sent:?} -> {id}");
+        assert_eq!(logs.of_request(&id).len(), 1, "{sent:?}");
+    }
+    assert_eq!(cache.fast_answers(), before + 3);
+}
+
+#[tokio::test]
 async fn a_created_crud_is_logged_inside_its_requests_span() {
     let app = TestApp::seeded().await;
     let logs = Captured::default();
