@@ -85,11 +85,14 @@ ensure_disk_space() {
 }
 
 # Debian's Chromium, for the browser checks (script/browser). Never a browser a tool downloads.
+# Debian's Chromium, and a colour emoji font (the page's timers and users' cruds use emoji; without
+# one, screenshots show empty boxes).
 ensure_chromium() {
-  if [ -x /usr/bin/chromium ]; then return 0; fi
-  say "installing Chromium (apt-get install chromium)"
+  if [ -x /usr/bin/chromium ] && [ -d /usr/share/fonts/truetype/noto ] \
+    && ls /usr/share/fonts/truetype/noto/NotoColorEmoji*.ttf >/dev/null 2>&1; then return 0; fi
+  say "installing Chromium and an emoji font (apt-get install chromium fonts-noto-color-emoji)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 }
 
 # Node.js and the browser checks' npm packages (tests/browser, from its lockfile, into its own

@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod responses;
 pub mod routes;
 pub mod server;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
@@ -140,6 +141,7 @@ pub fn router(state: AppState, options: &RouterOptions) -> Router {
                 .route_layer(limit_writes()),
         )
         .route("/api/openapi.json", get(openapi::serve))
+        .merge(web::routes())
         .with_state(state.clone());
     let app = serve_layers(routes, options);
     match state.feed_cache {

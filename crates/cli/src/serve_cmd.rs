@@ -294,6 +294,7 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     };
     tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), cors_origins = %cors, %write_limits, "serving");
     output::line(format!("cruddur is up: http://{addr}/api/activities/home"));
+    output::line(format!("web page: http://{addr}/"));
     let drain = api::server::serve(
         listener,
         app,

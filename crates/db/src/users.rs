@@ -154,6 +154,16 @@ pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserSho
     row.map(|r| user_short(&r)).transpose()
 }
 
+/// Up to `limit` users by handle: who the web page's dev-mode author picker offers.
+pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbError> {
+    let client = checkout(pool).await?;
+    let statement = client
+        .prepare_cached(include_str!("../sql/users/list_authors.sql"))
+        .await?;
+    let rows = client.query(&statement, &[&limit]).await?;
+    rows.iter().map(user_short).collect()
+}
+
 /// The user a verified Cognito token speaks for (`cognito_user_id = sub`); `None` when no row
 /// was ever recorded for them.
 pub async fn find_user_by_cognito_id(pool: &Pool, sub: &str) -> Result<Option<UserShort>, DbError> {

@@ -401,3 +401,15 @@ async fn a_user_whose_old_handle_would_parse_as_another_cannot_write() {
     let bayko = app.get("/api/users/@bayko/short").await.json();
     assert_eq!(bayko["display_name"], "Andrew Bayko");
 }
+
+#[tokio::test]
+async fn the_web_page_is_read_only_in_cognito_mode() {
+    let (_jwks, app) = started().await;
+    let reply = app.get("/").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let page = String::from_utf8(reply.body).unwrap();
+    assert!(page.contains("This was imported as seed data!"));
+    assert!(!page.contains("<form"), "no form to post with: {page}");
+    assert!(!page.contains("id=\"author\""));
+    assert!(page.contains("Sign in and post through the Cruddur app."));
+}

@@ -80,7 +80,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_as_code_arrays() {
         "/api/activities/home/extra",
         "/api/activities/@bayko/status",
         "/api/users/@bayko",
-        "/",
+        "/nothing-here",
     ] {
         let reply = app.get(uri).await;
         assert_eq!(

@@ -141,7 +141,10 @@ async fn the_fast_lane_answers_exactly_as_the_layers_do() {
         .await;
     assert_eq!(cache.fast_answers(), before + 2);
     assert_eq!(lane_304.status, StatusCode::NOT_MODIFIED);
-    assert_eq!(comparable_headers(&lane_304), comparable_headers(&layered_304));
+    assert_eq!(
+        comparable_headers(&lane_304),
+        comparable_headers(&layered_304)
+    );
 }
 
 #[tokio::test]
@@ -171,7 +174,9 @@ async fn a_cross_origin_request_for_the_feed_goes_through_cors() {
                 .unwrap(),
         )
         .await;
-    assert!(!other.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(!other
+        .headers
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
     assert_eq!(cache.fast_answers(), before, "neither took the fast lane");
 }
 

@@ -16,3 +16,4 @@ mod replies;
 mod server;
 mod shape;
 mod users;
+mod web;

@@ -1,0 +1,216 @@
+//! Cruddur's own web page, served by the binary: the home feed at `/`, a user's page at
+//! `/@{handle}` and a crud with its replies at `/@{handle}/status/{uuid}`. Server-rendered HTML
+//! that reads without JavaScript; a small embedded script (`web/app.js`) adds a character counter
+//! that counts like the server, ticking times, and posting and replying through the JSON API
+//! without a reload. Posting is offered in dev mode only; in cognito mode the page is read-only.
+//!
+//! Every page carries a Content-Security-Policy without `unsafe-inline`: scripts, styles and
+//! requests only from this origin, no forms posted anywhere (the script posts JSON, which a
+//! cross-site form cannot), no framing.
+
+pub mod assets;
+pub mod clock;
+pub mod pages;
+pub mod sentences;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use db::activities;
+use maud::Markup;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::path::PathParams;
+use crate::routes::{cursor, page_limit, parse_handle, DEFAULT_PAGE_SIZE};
+use crate::{AppState, AuthorMode};
+use pages::Viewer;
+
+/// Most users the dev-mode author picker lists.
+pub const AUTHORS_LISTED: i64 = 100;
+
+/// Where the page may load from and send to: this origin only, nothing inline.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// The page routes, under the same layers as the API (see [`crate::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/@{handle}", get(user))
+        .route("/@{handle}/status/{uuid}", get(status))
+        .route("/assets/{name}", get(assets::serve))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    pub after: Option<String>,
+}
+
+/// An HTML answer with the page's security headers.
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ),
+            // Pages show live data: always ask again.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
+    let authors = match state.author_mode {
+        AuthorMode::Dev => Some(db::users::list_authors(&state.pool, AUTHORS_LISTED).await?),
+        AuthorMode::Cognito(_) => None,
+    };
+    Ok(Viewer {
+        authors,
+        now: chrono::Utc::now(),
+    })
+}
+
+/// A failed page: the API's error (its status and logged cause kept), shown as an HTML page.
+#[derive(Debug)]
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<db::DbError> for PageError {
+    fn from(error: db::DbError) -> Self {
+        Self(ApiError::from(error))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let codes = self.0.codes();
+        // The API's answer carries the cause for the request's log line; keep it.
+        let api = self.0.into_response();
+        let (heading, sentence) = match status {
+            StatusCode::NOT_FOUND => (
+                "Not found",
+                "Nothing lives here: the crud may have expired, or the user does not exist."
+                    .to_owned(),
+            ),
+            StatusCode::BAD_REQUEST => (
+                "Bad link",
+                "That link is not one this site makes (its page cursor is not valid).".to_owned(),
+            ),
+            _ => (
+                "Something went wrong",
+                codes
+                    .first()
+                    .map(|code| sentences::sentence(code, 0))
+                    .unwrap_or_default(),
+            ),
+        };
+        let viewer = Viewer {
+            authors: None,
+            now: chrono::Utc::now(),
+        };
+        let mut response = page(status, pages::error(&viewer, heading, &sentence));
+        response.extensions_mut().extend(api.extensions().clone());
+        if let Some(retry) = api.headers().get(header::RETRY_AFTER) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry.clone());
+        }
+        response
+    }
+}
+
+async fn home(
+    State(state): State<AppState>,
+    query: Result<Query<HomeQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
+    let before = cursor(query.before.as_deref())?;
+    let limit = DEFAULT_PAGE_SIZE;
+    let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
+    let older = (items.len() as i64 == limit)
+        .then(|| items.last().map(|item| item.activity.uuid))
+        .flatten();
+    let viewer = viewer(&state).await?;
+    Ok(page(StatusCode::OK, pages::home(&viewer, &items, older)))
+}
+
+async fn user(
+    State(state): State<AppState>,
+    PathParams(handle): PathParams<String>,
+) -> Result<Response, PageError> {
+    let handle = parse_handle(&handle)?;
+    let found = db::users::show_user_page(
+        &state.pool,
+        handle.as_str(),
+        DEFAULT_PAGE_SIZE,
+        state.item_replies,
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let viewer = viewer(&state).await?;
+    Ok(page(
+        StatusCode::OK,
+        pages::user(
+            &viewer,
+            &found.profile,
+            &found.activities,
+            db::users::CRUDS_COUNT_CAP,
+        ),
+    ))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    PathParams((handle, uuid)): PathParams<(String, String)>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
+    let after = cursor(query.after.as_deref())?;
+    let limit = page_limit(None)?;
+    let handle = parse_handle(&handle)?;
+    let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
+    let found = activities::show_activity(&state.pool, handle.as_str(), uuid, limit, after)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let more_after = (found.replies.len() as i64 == limit)
+        .then(|| found.replies.last().map(|reply| reply.uuid))
+        .flatten();
+    let viewer = viewer(&state).await?;
+    Ok(page(
+        StatusCode::OK,
+        pages::status(&viewer, &found.activity, &found.replies, more_after),
+    ))
+}

@@ -1,0 +1,337 @@
+//! The pages' markup (maud: checked by the compiler, and every `(value)` is escaped; raw HTML
+//! needs `PreEscaped`, used once, for the sentence table, which escapes itself).
+
+use chrono::{DateTime, Utc};
+use db::activity::{encode_timestamp, Activity, FeedItem};
+use db::users::{Profile, UserShort};
+use domain::{Ttl, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use uuid::Uuid;
+
+use super::assets::{SCRIPT, STYLESHEET};
+use super::{clock, sentences};
+
+/// Who is looking, as far as the page cares.
+#[derive(Debug)]
+pub struct Viewer {
+    /// Dev mode: the page may post, as any of `authors`.
+    pub authors: Option<Vec<UserShort>>,
+    /// When the page was made (ages and time left are counted from it).
+    pub now: DateTime<Utc>,
+}
+
+impl Viewer {
+    fn can_post(&self) -> bool {
+        self.authors.is_some()
+    }
+}
+
+fn layout(title: &str, viewer: &Viewer, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Cruddur" }
+                link rel="stylesheet" href=(STYLESHEET.path());
+                script src=(SCRIPT.path()) defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to the cruds" }
+                header class="site" {
+                    nav aria-label="Site" {
+                        a class="brand" href="/" { "Cruddur" }
+                        span class="tagline" { "Posts that expire." }
+                    }
+                    @if let Some(authors) = &viewer.authors {
+                        (author_picker(authors))
+                    } @else {
+                        p class="read-only" {
+                            "This page is read-only: the server checks sign-ins with Cognito. "
+                            "Sign in and post through the Cruddur app."
+                        }
+                    }
+                }
+                main id="main" tabindex="-1" { (content) }
+                p id="announce" class="sr-only" role="status" {}
+                footer class="site" {
+                    p { "Every crud expires; the bomb shows how long it has left." }
+                }
+                script id="sentences" type="application/json" {
+                    (PreEscaped(sentences::as_json()))
+                }
+            }
+        }
+    }
+}
+
+fn author_picker(authors: &[UserShort]) -> Markup {
+    html! {
+        div class="author" {
+            label for="author" { "Post as" }
+            select id="author" name="user_handle" aria-describedby="author-note" {
+                option value="" { "Choose a user" }
+                @for user in authors {
+                    option value=(user.handle) { (user.display_name) " (@" (user.handle) ")" }
+                }
+            }
+            span id="author-note" class="note" { "Dev mode: anyone may post as anyone." }
+        }
+    }
+}
+
+/// `/`: the compose form (dev mode) and the home feed.
+pub fn home(viewer: &Viewer, items: &[FeedItem], older: Option<Uuid>) -> Markup {
+    layout(
+        "Home",
+        viewer,
+        html! {
+            h1 { "Home" }
+            @if viewer.can_post() { (compose()) }
+            section aria-labelledby="feed-title" {
+                h2 id="feed-title" { "Latest cruds" }
+                div id="cruds" {
+                    (crud_list(viewer, items))
+                    @if let Some(before) = older {
+                        nav aria-label="Pages" class="pages" {
+                            a href=(format!("/?before={before}")) rel="next" { "Older cruds" }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `/@{handle}`: a user's profile and newest cruds.
+pub fn user(viewer: &Viewer, profile: &Profile, items: &[FeedItem], cap: i64) -> Markup {
+    let count = if profile.cruds_count >= cap {
+        format!("{cap}+ cruds")
+    } else if profile.cruds_count == 1 {
+        "1 crud".to_owned()
+    } else {
+        format!("{} cruds", profile.cruds_count)
+    };
+    layout(
+        &format!("{} (@{})", profile.display_name, profile.handle),
+        viewer,
+        html! {
+            h1 { (profile.display_name) " " span class="handle" { "@" (profile.handle) } }
+            @if let Some(bio) = &profile.bio { p class="bio" { (bio) } }
+            p class="stats" { (count) }
+            section aria-labelledby="user-cruds" {
+                h2 id="user-cruds" { "Newest cruds" }
+                div id="cruds" { (crud_list(viewer, items)) }
+            }
+        },
+    )
+}
+
+/// `/@{handle}/status/{uuid}`: one crud and a page of its replies, oldest first.
+pub fn status(
+    viewer: &Viewer,
+    activity: &Activity,
+    replies: &[Activity],
+    more_after: Option<Uuid>,
+) -> Markup {
+    layout(
+        &format!("Crud by @{}", activity.handle),
+        viewer,
+        html! {
+            h1 { "Crud by " (activity.display_name) }
+            div id="cruds" {
+                article class="crud" aria-label=(format!("Crud by {}", activity.display_name)) {
+                    (crud_body(viewer, activity))
+                    section aria-label="Replies" {
+                        @if replies.is_empty() {
+                            p class="empty" { "No replies yet." }
+                        } @else {
+                            ol class="replies" {
+                                @for reply in replies { li { (reply_body(viewer, reply)) } }
+                            }
+                        }
+                        @if let Some(after) = more_after {
+                            nav aria-label="Pages" class="pages" {
+                                a rel="next" href=(format!("/@{}/status/{}?after={after}", activity.handle, activity.uuid)) {
+                                    "More replies"
+                                }
+                            }
+                        }
+                    }
+                    @if viewer.can_post() { (reply_form(activity)) }
+                }
+            }
+        },
+    )
+}
+
+/// A page for an error: its status line and a sentence.
+pub fn error(viewer: &Viewer, heading: &str, sentence: &str) -> Markup {
+    layout(
+        heading,
+        viewer,
+        html! {
+            h1 { (heading) }
+            p { (sentence) }
+            p { a href="/" { "Back to the home feed" } }
+        },
+    )
+}
+
+fn compose() -> Markup {
+    html! {
+        form id="compose" class="post" data-kind="crud" data-max=(MAX_CRUD_CHARS) novalidate {
+            h2 { "New crud" }
+            (message_field("compose", "What is happening?", MAX_CRUD_CHARS, 3))
+            div class="field" {
+                label for="compose-ttl" { "Lives for" }
+                select id="compose-ttl" name="ttl" aria-describedby="compose-ttl-error" {
+                    @for ttl in Ttl::ALL {
+                        option value=(ttl.as_str()) selected[ttl == Ttl::SevenDays] { (ttl_label(ttl)) }
+                    }
+                }
+                p id="compose-ttl-error" class="error" data-error="ttl" hidden {}
+            }
+            (form_end("compose", "Crud it"))
+        }
+    }
+}
+
+fn reply_form(activity: &Activity) -> Markup {
+    let id = format!("reply-{}", activity.uuid);
+    html! {
+        details class="reply-box" {
+            summary { "Reply" }
+            form id=(id) class="post" data-kind="reply" data-reply-to=(activity.uuid)
+                data-max=(MAX_REPLY_CHARS) novalidate {
+                (message_field(&id, &format!("Reply to {}", activity.display_name), MAX_REPLY_CHARS, 2))
+                (form_end(&id, "Reply"))
+            }
+        }
+    }
+}
+
+fn message_field(id: &str, label: &str, max: usize, rows: u8) -> Markup {
+    html! {
+        div class="field" {
+            label for=(format!("{id}-message")) { (label) }
+            textarea id=(format!("{id}-message")) name="message" rows=(rows)
+                aria-describedby=(format!("{id}-count {id}-message-error")) {}
+            p id=(format!("{id}-count")) class="count" data-count { "0 / " (max) }
+            p id=(format!("{id}-message-error")) class="error" data-error="message" hidden {}
+        }
+    }
+}
+
+fn form_end(id: &str, action: &str) -> Markup {
+    html! {
+        p class="error" data-error="author" hidden {}
+        p class="error" data-error="form" role="alert" hidden {}
+        div class="actions" {
+            // Enabled by the script: without it, posting cannot work (the API takes JSON only).
+            button type="submit" disabled { (action) }
+            span id=(format!("{id}-status")) class="status" role="status" {}
+        }
+        noscript { p class="note" { "Posting needs JavaScript; reading does not." } }
+    }
+}
+
+fn ttl_label(ttl: Ttl) -> &'static str {
+    match ttl {
+        Ttl::ThirtyDays => "30 days",
+        Ttl::SevenDays => "7 days",
+        Ttl::ThreeDays => "3 days",
+        Ttl::OneDay => "1 day",
+        Ttl::TwelveHours => "12 hours",
+        Ttl::ThreeHours => "3 hours",
+        Ttl::OneHour => "1 hour",
+    }
+}
+
+fn crud_list(viewer: &Viewer, items: &[FeedItem]) -> Markup {
+    html! {
+        @if items.is_empty() {
+            p class="empty" { "No cruds here yet." }
+        } @else {
+            ol class="feed" {
+                @for item in items {
+                    li {
+                        article class="crud" aria-label=(format!("Crud by {}", item.activity.display_name)) {
+                            (crud_body(viewer, &item.activity))
+                            @if !item.replies.is_empty() {
+                                ol class="replies" aria-label="Newest replies" {
+                                    @for reply in &item.replies { li { (reply_body(viewer, reply)) } }
+                                }
+                            }
+                            @if viewer.can_post() { (reply_form(&item.activity)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn crud_body(viewer: &Viewer, activity: &Activity) -> Markup {
+    html! {
+        (byline(viewer, activity))
+        p class="message" { (activity.message) }
+        p class="meta" {
+            @if let Some(expires) = activity.expires_at {
+                span class="expires" {
+                    span aria-hidden="true" { "💣 " }
+                    time datetime=(encode_timestamp(&expires)) data-left {
+                        (clock::left(expires, viewer.now))
+                    }
+                    " left"
+                }
+            }
+            span class="counts" {
+                (counted(activity.replies_count, "reply", "replies")) " · "
+                (counted(activity.reposts_count, "repost", "reposts")) " · "
+                (counted(activity.likes_count, "like", "likes"))
+            }
+        }
+    }
+}
+
+fn counted(n: i32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn reply_body(viewer: &Viewer, reply: &Activity) -> Markup {
+    html! {
+        article class="reply" aria-label=(format!("Reply by {}", reply.display_name)) {
+            (byline(viewer, reply))
+            p class="message" { (reply.message) }
+        }
+    }
+}
+
+fn byline(viewer: &Viewer, activity: &Activity) -> Markup {
+    let user = format!("/@{}", activity.handle);
+    // A reply's own page is its parent's; a crud links to its status page.
+    let status = match activity.reply_to_activity_uuid {
+        None => Some(format!("{user}/status/{}", activity.uuid)),
+        Some(_) => None,
+    };
+    html! {
+        p class="byline" {
+            a class="name" href=(user) { (activity.display_name) }
+            " "
+            span class="handle" { "@" (activity.handle) }
+            " · "
+            @let age = html! {
+                time datetime=(encode_timestamp(&activity.created_at)) data-age {
+                    (clock::age(activity.created_at, viewer.now))
+                }
+            };
+            @match status {
+                // The visible age starts the link's name (WCAG 2.5.3), the rest says where it goes.
+                Some(href) => a class="age" href=(href) { (age) span class="sr-only" { " ago: open this crud" } },
+                None => (age),
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+// Cruddur's page script. The page reads without it; with it: a character counter that counts
+// exactly like the server (Unicode scalar values), times that tick, and posting and replying
+// through the JSON API without a reload. No inline code anywhere (the page's CSP forbids it).
+"use strict";
+(() => {
+  const MINUTE = 60, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
+
+  // The server counts Unicode scalar values (Rust's chars()); a string's iterator yields code
+  // points, which are the same thing for text a person can type. `.length` would count UTF-16
+  // units (an emoji twice), and graphemes would count "é" written as e + U+0301 once.
+  function count(text) {
+    let n = 0;
+    for (const _ of text) n++;
+    return n;
+  }
+
+  // The same two functions as crates/api/src/web/clock.rs.
+  function age(created, now) {
+    const s = Math.max(0, Math.trunc((now - created) / 1000));
+    if (s < MINUTE) return `${s}s`;
+    if (s < HOUR) return `${Math.trunc(s / MINUTE)}m`;
+    if (s < DAY) return `${Math.trunc(s / HOUR)}h`;
+    return `${Math.trunc(s / DAY)}d`;
+  }
+
+  function left(expires, now) {
+    const s = Math.trunc((expires - now) / 1000);
+    if (s <= 0) return "expired";
+    if (s < MINUTE) return `${s}s`;
+    if (s < HOUR) return `${Math.trunc(s / MINUTE)}m`;
+    if (s < DAY) return `${Math.trunc(s / HOUR)}h ${Math.trunc((s % HOUR) / MINUTE)}m`;
+    return `${Math.trunc(s / DAY)}d ${Math.trunc((s % DAY) / HOUR)}h`;
+  }
+
+  // For the browser tests, which check these against the server's table.
+  window.cruddur = { count, age, left };
+
+  const table = JSON.parse(document.getElementById("sentences")?.textContent || "{}");
+
+  function sentence(code, max) {
+    const entry = table[code];
+    if (!entry) return { field: "form", text: `Something went wrong (${code}).` };
+    return { field: entry.field, text: entry.text.replace("{max}", max.toLocaleString("en")) };
+  }
+
+  function tick() {
+    const now = Date.now();
+    for (const t of document.querySelectorAll("time[data-age]")) {
+      t.textContent = age(Date.parse(t.dateTime), now);
+    }
+    for (const t of document.querySelectorAll("time[data-left]")) {
+      const text = left(Date.parse(t.dateTime), now);
+      t.textContent = text;
+      t.closest(".expires")?.classList.toggle("expired", text === "expired");
+    }
+  }
+
+  function control(form, field) {
+    if (field === "message") return form.querySelector("textarea[name=message]");
+    if (field === "ttl") return form.querySelector("select[name=ttl]");
+    if (field === "author") return document.getElementById("author");
+    return null;
+  }
+
+  function showError(form, field, text) {
+    const slot = form.querySelector(`[data-error="${field}"]`) || form.querySelector('[data-error="form"]');
+    slot.textContent = slot.hidden || !slot.textContent ? text : `${slot.textContent} ${text}`;
+    slot.hidden = false;
+    control(form, field)?.setAttribute("aria-invalid", "true");
+  }
+
+  function clearError(form, field) {
+    const slot = form.querySelector(`[data-error="${field}"]`);
+    if (slot) { slot.textContent = ""; slot.hidden = true; }
+    control(form, field)?.removeAttribute("aria-invalid");
+  }
+
+  function clearErrors(form) {
+    for (const field of ["message", "ttl", "author", "form"]) clearError(form, field);
+  }
+
+  function updateCount(textarea) {
+    const form = textarea.form;
+    const max = Number(form.dataset.max);
+    const n = count(textarea.value);
+    const counter = form.querySelector("[data-count]");
+    counter.textContent = `${n} / ${max}`;
+    counter.classList.toggle("over", n > max);
+    clearError(form, "message");
+    if (n > max) showError(form, "message", sentence("message_exceed_max_chars", max).text);
+  }
+
+  function enableForms() {
+    for (const button of document.querySelectorAll("form.post button[type=submit]")) button.disabled = false;
+  }
+
+  // Reads the page again and swaps in its list of cruds: one renderer (the server's), no reload.
+  async function refresh() {
+    const response = await fetch(location.pathname + location.search, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("cruds");
+    const current = document.getElementById("cruds");
+    if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+    enableForms();
+    tick();
+  }
+
+  function announce(text) {
+    const region = document.getElementById("announce");
+    if (region) region.textContent = text;
+  }
+
+  async function post(form) {
+    clearErrors(form);
+    const textarea = control(form, "message");
+    const max = Number(form.dataset.max);
+    if (count(textarea.value) > max) {
+      showError(form, "message", sentence("message_exceed_max_chars", max).text);
+      textarea.focus();
+      return;
+    }
+    const author = document.getElementById("author");
+    const body = { message: textarea.value, user_handle: author ? author.value : "" };
+    let url = "/api/activities";
+    if (form.dataset.kind === "crud") body.ttl = control(form, "ttl").value;
+    else url = `/api/activities/${encodeURIComponent(form.dataset.replyTo)}/reply`;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.ok) {
+        textarea.value = "";
+        updateCount(textarea);
+        const kind = form.dataset.kind;
+        await refresh();
+        announce(kind === "crud" ? "Your crud is posted." : "Your reply is posted.");
+        if (kind === "crud") textarea.focus();
+        return;
+      }
+      let codes = [];
+      try { codes = await response.json(); } catch { codes = []; }
+      if (!Array.isArray(codes) || codes.length === 0) codes = [`http_${response.status}`];
+      for (const code of codes) {
+        const { field, text } = sentence(String(code), max);
+        showError(form, field, text);
+      }
+      const invalid = ["message", "ttl", "author"]
+        .map((field) => control(form, field))
+        .find((c) => c?.getAttribute("aria-invalid") === "true");
+      (invalid || textarea).focus();
+    } catch {
+      showError(form, "form", "The server cannot be reached. Check the connection and try again.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form.post");
+    if (!form) return;
+    event.preventDefault();
+    post(form);
+  });
+  document.addEventListener("input", (event) => {
+    if (event.target.matches("form.post textarea[name=message]")) updateCount(event.target);
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "author") {
+      event.target.removeAttribute("aria-invalid");
+      for (const form of document.querySelectorAll("form.post")) clearError(form, "author");
+    }
+  });
+
+  enableForms();
+  tick();
+  setInterval(tick, 1000);
+})();
