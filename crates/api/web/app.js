@@ -40,16 +40,24 @@
   function sentence(code, max) {
     const entry = table[code];
     if (!entry) return { field: "form", text: `Something went wrong (${code}).` };
-    return { field: entry.field, text: entry.text.replace("{max}", max.toLocaleString("en")) };
+    return { field: entry.field, text: entry.text.replace("{max}", String(max)) };
+  }
+
+  // The server writes six fraction digits; Date.parse is only specified for three.
+  function instant(time) {
+    return Date.parse(time.dateTime.replace(/(\.\d{3})\d+/, "$1"));
   }
 
   function tick() {
     const now = Date.now();
     for (const t of document.querySelectorAll("time[data-age]")) {
-      t.textContent = age(Date.parse(t.dateTime), now);
+      const at = instant(t);
+      if (!Number.isNaN(at)) t.textContent = age(at, now);
     }
     for (const t of document.querySelectorAll("time[data-left]")) {
-      const text = left(Date.parse(t.dateTime), now);
+      const at = instant(t);
+      if (Number.isNaN(at)) continue;
+      const text = left(at, now);
       t.textContent = text;
       t.closest(".expires")?.classList.toggle("expired", text === "expired");
     }
@@ -66,13 +74,18 @@
     const slot = form.querySelector(`[data-error="${field}"]`) || form.querySelector('[data-error="form"]');
     slot.textContent = slot.hidden || !slot.textContent ? text : `${slot.textContent} ${text}`;
     slot.hidden = false;
-    control(form, field)?.setAttribute("aria-invalid", "true");
+    const invalid = control(form, field);
+    invalid?.setAttribute("aria-invalid", "true");
+    // The picker sits at the top of the page: describe it by this form's error while it shows.
+    if (field === "author" && invalid) invalid.setAttribute("aria-describedby", `author-note ${slot.id}`);
   }
 
   function clearError(form, field) {
     const slot = form.querySelector(`[data-error="${field}"]`);
     if (slot) { slot.textContent = ""; slot.hidden = true; }
-    control(form, field)?.removeAttribute("aria-invalid");
+    const valid = control(form, field);
+    valid?.removeAttribute("aria-invalid");
+    if (field === "author") valid?.setAttribute("aria-describedby", "author-note");
   }
 
   function clearErrors(form) {
@@ -94,20 +107,30 @@
     for (const button of document.querySelectorAll("form.post button[type=submit]")) button.disabled = false;
   }
 
-  // Reads the page again and swaps in its list of cruds: one renderer (the server's), no reload.
-  async function refresh() {
-    const response = await fetch(location.pathname + location.search, { headers: { Accept: "text/html" } });
-    if (!response.ok) return;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("cruds");
-    const current = document.getElementById("cruds");
-    if (fresh && current) current.replaceWith(document.adoptNode(fresh));
-    enableForms();
-    tick();
+  // Reads `path` again and swaps in its list of cruds: one renderer (the server's), no reload.
+  // Whether it worked: the post it follows has succeeded either way.
+  async function refresh(path) {
+    try {
+      const response = await fetch(path, { headers: { Accept: "text/html" } });
+      if (!response.ok) return false;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("cruds");
+      const current = document.getElementById("cruds");
+      if (!fresh || !current) return false;
+      current.replaceWith(document.adoptNode(fresh));
+      enableForms();
+      tick();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   function announce(text) {
     const region = document.getElementById("announce");
-    if (region) region.textContent = text;
+    if (!region) return;
+    // Emptied first, so the same words twice are announced twice.
+    region.textContent = "";
+    setTimeout(() => { region.textContent = text; }, 50);
   }
 
   async function post(form) {
@@ -136,9 +159,21 @@
         textarea.value = "";
         updateCount(textarea);
         const kind = form.dataset.kind;
-        await refresh();
-        announce(kind === "crud" ? "Your crud is posted." : "Your reply is posted.");
-        if (kind === "crud") textarea.focus();
+        // A new crud is at the top of the first page, wherever it was posted from.
+        let path = location.pathname + location.search;
+        if (kind === "crud" && location.search) {
+          path = location.pathname;
+          history.replaceState(null, "", path);
+        }
+        const shown = await refresh(path);
+        const posted = kind === "crud" ? "Your crud is posted." : "Your reply is posted.";
+        announce(shown ? posted : `${posted} Reload the page to see it.`);
+        if (kind === "crud") {
+          textarea.focus();
+        } else {
+          // The list was swapped: go back to the reply box of the crud replied to.
+          document.getElementById(form.id)?.closest("details")?.querySelector("summary")?.focus();
+        }
         return;
       }
       let codes = [];

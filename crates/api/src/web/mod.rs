@@ -26,9 +26,20 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::path::PathParams;
-use crate::routes::{cursor, page_limit, parse_handle, DEFAULT_PAGE_SIZE};
+use crate::routes::{cursor, parse_handle, DEFAULT_PAGE_SIZE};
 use crate::{AppState, AuthorMode};
-use pages::Viewer;
+use pages::{Posting, Viewer};
+
+/// Cruds (or replies) a page shows.
+const PAGE: i64 = DEFAULT_PAGE_SIZE;
+
+/// Whether `rows`, read with a limit of one more than a page, hold more than a page; cuts them
+/// to a page.
+fn more_than_a_page<T>(rows: &mut Vec<T>) -> bool {
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(usize::try_from(PAGE).unwrap_or(usize::MAX));
+    more
+}
 
 /// Most users the dev-mode author picker lists.
 pub const AUTHORS_LISTED: i64 = 100;
@@ -87,12 +98,14 @@ fn page(status: StatusCode, markup: Markup) -> Response {
 }
 
 async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
-    let authors = match state.author_mode {
-        AuthorMode::Dev => Some(db::users::list_authors(&state.pool, AUTHORS_LISTED).await?),
-        AuthorMode::Cognito(_) => None,
+    let posting = match state.author_mode {
+        AuthorMode::Dev => {
+            Posting::AsAnyOf(db::users::list_authors(&state.pool, AUTHORS_LISTED).await?)
+        }
+        AuthorMode::Cognito(_) => Posting::SignInElsewhere,
     };
     Ok(Viewer {
-        authors,
+        posting,
         now: chrono::Utc::now(),
     })
 }
@@ -138,7 +151,7 @@ impl IntoResponse for PageError {
             ),
         };
         let viewer = Viewer {
-            authors: None,
+            posting: Posting::Unmentioned,
             now: chrono::Utc::now(),
         };
         let mut response = page(status, pages::error(&viewer, heading, &sentence));
@@ -158,13 +171,15 @@ async fn home(
 ) -> Result<Response, PageError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let before = cursor(query.before.as_deref())?;
-    let limit = DEFAULT_PAGE_SIZE;
-    let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
-    let older = (items.len() as i64 == limit)
-        .then(|| items.last().map(|item| item.activity.uuid))
-        .flatten();
+    // One more than shown: an "older" link only when there is something older.
+    let mut items =
+        activities::list_home_feed(&state.pool, PAGE + 1, before, state.item_replies).await?;
+    let older = more_than_a_page(&mut items).then(|| items.last().map(|item| item.activity.uuid));
     let viewer = viewer(&state).await?;
-    Ok(page(StatusCode::OK, pages::home(&viewer, &items, older)))
+    Ok(page(
+        StatusCode::OK,
+        pages::home(&viewer, &items, older.flatten()),
+    ))
 }
 
 async fn user(
@@ -199,18 +214,21 @@ async fn status(
 ) -> Result<Response, PageError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let after = cursor(query.after.as_deref())?;
-    let limit = page_limit(None)?;
     let handle = parse_handle(&handle)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
-    let found = activities::show_activity(&state.pool, handle.as_str(), uuid, limit, after)
+    let mut found = activities::show_activity(&state.pool, handle.as_str(), uuid, PAGE + 1, after)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let more_after = (found.replies.len() as i64 == limit)
-        .then(|| found.replies.last().map(|reply| reply.uuid))
-        .flatten();
+    let more_after =
+        more_than_a_page(&mut found.replies).then(|| found.replies.last().map(|reply| reply.uuid));
     let viewer = viewer(&state).await?;
     Ok(page(
         StatusCode::OK,
-        pages::status(&viewer, &found.activity, &found.replies, more_after),
+        pages::status(
+            &viewer,
+            &found.activity,
+            &found.replies,
+            more_after.flatten(),
+        ),
     ))
 }

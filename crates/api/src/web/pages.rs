@@ -14,15 +14,25 @@ use super::{clock, sentences};
 /// Who is looking, as far as the page cares.
 #[derive(Debug)]
 pub struct Viewer {
-    /// Dev mode: the page may post, as any of `authors`.
-    pub authors: Option<Vec<UserShort>>,
+    pub posting: Posting,
     /// When the page was made (ages and time left are counted from it).
     pub now: DateTime<Utc>,
 }
 
+/// What the page offers for writing.
+#[derive(Debug)]
+pub enum Posting {
+    /// Dev mode: posting, as any of these users.
+    AsAnyOf(Vec<UserShort>),
+    /// Cognito mode: read-only, with a word on where to sign in.
+    SignInElsewhere,
+    /// Nothing said about it (error pages).
+    Unmentioned,
+}
+
 impl Viewer {
     fn can_post(&self) -> bool {
-        self.authors.is_some()
+        matches!(self.posting, Posting::AsAnyOf(_))
     }
 }
 
@@ -44,13 +54,13 @@ fn layout(title: &str, viewer: &Viewer, content: Markup) -> Markup {
                         a class="brand" href="/" { "Cruddur" }
                         span class="tagline" { "Posts that expire." }
                     }
-                    @if let Some(authors) = &viewer.authors {
-                        (author_picker(authors))
-                    } @else {
-                        p class="read-only" {
+                    @match &viewer.posting {
+                        Posting::AsAnyOf(authors) => (author_picker(authors)),
+                        Posting::SignInElsewhere => p class="read-only" {
                             "This page is read-only: the server checks sign-ins with Cognito. "
                             "Sign in and post through the Cruddur app."
-                        }
+                        },
+                        Posting::Unmentioned => {},
                     }
                 }
                 main id="main" tabindex="-1" { (content) }
@@ -193,7 +203,7 @@ fn compose() -> Markup {
                 }
                 p id="compose-ttl-error" class="error" data-error="ttl" hidden {}
             }
-            (form_end("compose", "Crud it"))
+            (form_end("compose", html! { "Crud it" }))
         }
     }
 }
@@ -202,11 +212,11 @@ fn reply_form(activity: &Activity) -> Markup {
     let id = format!("reply-{}", activity.uuid);
     html! {
         details class="reply-box" {
-            summary { "Reply" }
+            summary { "Reply" span class="sr-only" { " to " (activity.display_name) } }
             form id=(id) class="post" data-kind="reply" data-reply-to=(activity.uuid)
                 data-max=(MAX_REPLY_CHARS) novalidate {
                 (message_field(&id, &format!("Reply to {}", activity.display_name), MAX_REPLY_CHARS, 2))
-                (form_end(&id, "Reply"))
+                (form_end(&id, html! { "Reply" span class="sr-only" { " to " (activity.display_name) } }))
             }
         }
     }
@@ -224,14 +234,15 @@ fn message_field(id: &str, label: &str, max: usize, rows: u8) -> Markup {
     }
 }
 
-fn form_end(id: &str, action: &str) -> Markup {
+fn form_end(id: &str, action: Markup) -> Markup {
     html! {
-        p class="error" data-error="author" hidden {}
+        // The author is picked at the top of the page; its errors show here, by the form posted,
+        // and the script points the picker's description at this line while it shows one.
+        p id=(format!("{id}-author-error")) class="error" data-error="author" hidden {}
         p class="error" data-error="form" role="alert" hidden {}
         div class="actions" {
             // Enabled by the script: without it, posting cannot work (the API takes JSON only).
             button type="submit" disabled { (action) }
-            span id=(format!("{id}-status")) class="status" role="status" {}
         }
         noscript { p class="note" { "Posting needs JavaScript; reading does not." } }
     }

@@ -145,6 +145,26 @@ async fn the_fast_lane_answers_exactly_as_the_layers_do() {
         comparable_headers(&lane_304),
         comparable_headers(&layered_304)
     );
+
+    // Only GET takes the lane: other methods get what the router answers.
+    let posted = app
+        .send(
+            Request::post("/api/activities/home")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::METHOD_NOT_ALLOWED);
+    let head = app
+        .send(
+            Request::head("/api/activities/home")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    assert_eq!(cache.fast_answers(), before + 2, "neither took the lane");
 }
 
 #[tokio::test]

@@ -131,6 +131,17 @@ async fn the_home_page_and_its_assets_are_under_50_kb_before_data() {
 }
 
 #[tokio::test]
+async fn a_full_last_page_links_to_no_empty_one() {
+    let app = TestApp::seeded().await;
+    for i in 0..19 {
+        app.create(&format!("crud {i}"), "1-day", "bayko").await;
+    }
+    let page = html(&app.get("/").await);
+    assert!(page.contains(">crud 0<") && page.contains("This was imported as seed data!"));
+    assert!(!page.contains("?before="), "20 cruds fit one page: {page}");
+}
+
+#[tokio::test]
 async fn older_cruds_page_with_the_apis_keyset_cursor() {
     let app = TestApp::seeded().await;
     for i in 0..20 {
@@ -151,7 +162,10 @@ async fn older_cruds_page_with_the_apis_keyset_cursor() {
     assert!(page.contains(&link), "{page}");
     let older = html(&app.get(&format!("/?before={last}")).await);
     assert!(older.contains("This was imported as seed data!"));
-    assert!(!older.contains("crud 19"));
+    assert!(
+        !older.contains(">crud 0<"),
+        "the cursor's own crud is not repeated"
+    );
     assert!(
         !older.contains("?before="),
         "the last page links no further"
@@ -182,11 +196,16 @@ async fn a_users_page_and_a_cruds_page_with_its_replies() {
         .as_str()
         .unwrap()
         .to_owned();
+    let path = format!("/@andrewbrown/status/{seed}");
     for i in 0..21 {
+        if i == 20 {
+            let full = html(&app.get(&path).await);
+            assert!(full.contains("reply 19"));
+            assert!(!full.contains("?after="), "20 replies fit one page");
+        }
         let reply = app.reply(&seed, &format!("reply {i:02}"), "bayko").await;
         assert_eq!(reply.status, StatusCode::OK);
     }
-    let path = format!("/@andrewbrown/status/{seed}");
     let status = html(&app.get(&path).await);
     assert!(status.contains("This was imported as seed data!"));
     assert!(status.contains("reply 00") && status.contains("reply 19"));
