@@ -187,14 +187,9 @@ async fn user(
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
     let handle = parse_handle(&handle)?;
-    let found = db::users::show_user_page(
-        &state.pool,
-        handle.as_str(),
-        DEFAULT_PAGE_SIZE,
-        state.item_replies,
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let found = db::users::show_user_page(&state.pool, handle.as_str(), PAGE, state.item_replies)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let viewer = viewer(&state).await?;
     Ok(page(
         StatusCode::OK,
