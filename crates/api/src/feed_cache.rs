@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use db::activity::FeedItem;
 use db::notify::{FeedEvent, FeedListener};
-use db::{ConnectSettings, Pool};
+use db::{ConnectSettings, Reads};
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -47,7 +47,10 @@ impl Page {
 
 #[derive(Debug)]
 struct Shared {
-    pool: Pool,
+    reads: Reads,
+    /// When the page was last dropped: a rebuild must see everything committed before it, so
+    /// a standby serves it only once proven to have replayed that far ([`Reads::read`]).
+    dropped_at: Mutex<std::time::Instant>,
     limit: i64,
     replies: i64,
     page: Mutex<Option<Page>>,
@@ -61,6 +64,10 @@ struct Shared {
 
 impl Shared {
     fn drop_page(&self) {
+        *self
+            .dropped_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
         self.generation.fetch_add(1, Ordering::SeqCst);
         *self.page.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
@@ -94,9 +101,10 @@ pub struct FeedCache {
 impl FeedCache {
     /// Starts the listener on the current runtime. Until it is subscribed, every request reads
     /// the database. `limit` is the page size kept, `replies` the replies per item.
-    pub fn start(pool: Pool, settings: &ConnectSettings, limit: i64, replies: i64) -> Self {
+    pub fn start(reads: Reads, settings: &ConnectSettings, limit: i64, replies: i64) -> Self {
         let shared = Arc::new(Shared {
-            pool,
+            reads,
+            dropped_at: Mutex::new(std::time::Instant::now()),
             limit,
             replies,
             page: Mutex::new(None),
@@ -171,9 +179,18 @@ impl FeedCache {
         }
         let generation = shared.generation.load(Ordering::SeqCst);
         let trusted = shared.listening.load(Ordering::SeqCst);
+        let since = *shared
+            .dropped_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let asked = Instant::now();
-        let (items, db_now) =
-            db::activities::home_feed_snapshot(&shared.pool, shared.limit, shared.replies).await?;
+        let (limit, replies) = (shared.limit, shared.replies);
+        let (items, db_now) = shared
+            .reads
+            .read(Some(since), move |pool| async move {
+                db::activities::home_feed_snapshot(&pool, limit, replies).await
+            })
+            .await?;
         shared.rebuilds.fetch_add(1, Ordering::Relaxed);
         let body =
             Bytes::from(serde_json::to_vec(&items).map_err(|e| ApiError::Internal(Box::new(e)))?);

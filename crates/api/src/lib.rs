@@ -30,7 +30,10 @@ pub use error::ApiError;
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The primary: writes, and reads that must see the caller's own write.
     pub pool: Pool,
+    /// Reads that may come from a standby (feed, user, status pages, short cards).
+    pub reads: db::Reads,
     /// New cruds go through here: concurrent creates share a statement and a commit.
     pub creates: CreateQueue,
     pub author_mode: AuthorMode,
@@ -53,6 +56,7 @@ impl AppState {
     ) -> Self {
         Self {
             creates: CreateQueue::start(pool.clone(), creates),
+            reads: db::Reads::primary_only(pool.clone()),
             pool,
             author_mode,
             item_replies: db::activities::DEFAULT_ITEM_REPLIES,
@@ -61,11 +65,18 @@ impl AppState {
         }
     }
 
+    /// Reads from standbys through `reads` (its primary must be this state's pool). Call before
+    /// [`Self::with_feed_cache`].
+    pub fn with_reads(mut self, reads: db::Reads) -> Self {
+        self.reads = reads;
+        self
+    }
+
     /// Serves the home feed's first page from memory, kept exact by `LISTEN` on a connection
     /// made with `settings` (see [`feed_cache`]). Call after setting `item_replies`.
     pub fn with_feed_cache(mut self, settings: &db::ConnectSettings) -> Self {
         self.feed_cache = Some(feed_cache::FeedCache::start(
-            self.pool.clone(),
+            self.reads.clone(),
             settings,
             routes::DEFAULT_PAGE_SIZE,
             self.item_replies,

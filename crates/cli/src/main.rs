@@ -117,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cognito(command) => cognito_cmd::run(command, cli.connection.resolve()?).await,
         #[cfg(not(feature = "aws"))]
         Command::Cognito(_) => Err(aws_unavailable::error("cognito")),
-        Command::Local(command) => local_cmd::run(command, &cli.connection),
+        Command::Local(command) => local_cmd::run(command, &cli.connection).await,
     }
 }
 

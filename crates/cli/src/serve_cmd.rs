@@ -38,6 +38,34 @@ pub struct ServeArgs {
     /// failover, server restarts and leaky backends reach the pool within it).
     #[arg(long, env = "DB_MAX_CONNECTION_LIFETIME_SECS", default_value_t = db::pool::DEFAULT_MAX_LIFETIME_SECS)]
     pub db_max_connection_lifetime_secs: u64,
+    /// Streaming standbys that serve reads (feed, user and status pages, short cards): one or
+    /// more postgres:// URLs separated by spaces. Writes, and reads of one's own write, stay on
+    /// the primary; a standby down or behind READ_MAX_LAG_MS is skipped.
+    #[arg(
+        long = "read-connection-url",
+        env = "READ_CONNECTION_URL",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub read_connection_url: Option<String>,
+    /// A standby further behind the primary than this serves no reads (they go to the primary).
+    #[arg(long, env = "READ_MAX_LAG_MS", default_value_t = db::reads::DEFAULT_READ_MAX_LAG_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_max_lag_ms: u64,
+    /// What sits between cruddur and PostgreSQL: `none` (or a session-mode pooler) or
+    /// `transaction` (PgBouncer pool_mode=transaction, RDS Proxy): unnamed statements, no
+    /// session settings (put statement_timeout on the role), and LISTEN plus `up`'s migrations
+    /// on DIRECT_CONNECTION_URL.
+    #[arg(long, env = "DB_POOLER", default_value = "none")]
+    pub db_pooler: db::Pooler,
+    /// The primary itself, not through the pooler: the feed cache's LISTEN and `up`'s
+    /// migrations use it. Needed with DB_POOLER=transaction (without it the feed cache is off).
+    #[arg(
+        long = "direct-connection-url",
+        env = "DIRECT_CONNECTION_URL",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub direct_connection_url: Option<String>,
     /// Purge expired cruds (as `cruddur db purge` does, one bounded run) every this many
     /// seconds; 0 (the default) never.
     #[arg(long, env = "PURGE_EVERY_SECS", default_value_t = 0)]
@@ -162,26 +190,90 @@ pub struct UpArgs {
     pub serve: ServeArgs,
     #[command(flatten)]
     pub demo_users: crate::db_cmd::DemoUsersArgs,
+    /// Start the embedded cluster's standby (`cruddur local standby start`) and read from it.
+    #[arg(long)]
+    pub read_local_standby: bool,
 }
 
 /// `up`: prepare the database, seed an empty one (demo users only where allowed), then serve.
-pub async fn up(target: Target, args: UpArgs) -> anyhow::Result<()> {
+pub async fn up(target: Target, mut args: UpArgs) -> anyhow::Result<()> {
     output::heading("up");
     if target.cluster.is_some() {
         crate::db_cmd::ensure_database(&target).await?;
     }
-    crate::db_cmd::migrate(&target).await?;
-    let client = db::pool::connect(&target.settings).await?;
+    // Migrations hold a session advisory lock, and the seed prepares named statements: a
+    // transaction pooler keeps neither, so behind one both go to the primary directly.
+    let direct = match args.serve.db_pooler {
+        db::Pooler::None => None,
+        db::Pooler::Transaction => Some(direct_target(&target, &args.serve)?),
+    };
+    let admin = direct.as_ref().unwrap_or(&target);
+    crate::db_cmd::migrate(admin).await?;
+    let client = db::pool::connect(&admin.settings).await?;
     let counts = db::admin::count_rows(&client).await?;
     drop(client);
     if counts.is_none_or(|c| c.users == 0) {
         if target.allows_demo_users(args.demo_users.allow_demo_users) {
-            crate::db_cmd::seed(&target, None).await?;
+            crate::db_cmd::seed(admin, None).await?;
         } else {
             crate::db_cmd::skip_seed(&target);
         }
     }
+    if args.read_local_standby {
+        let Some(cluster) = &target.cluster else {
+            anyhow::bail!("--read-local-standby reads from the embedded cluster's standby, but the database is {} ({}); set READ_CONNECTION_URL instead", target.source, target.url.masked());
+        };
+        let standby = cluster.standby()?;
+        let running = standby
+            .start()
+            .context("cannot start the embedded cluster's standby")?;
+        if running.started_now {
+            output::line(format!("started the standby on 127.0.0.1:{}", running.port));
+        }
+        let url = standby.url(running.port, local_cluster::APP_DATABASE)?;
+        args.serve.read_connection_url = Some(url.expose().to_owned());
+    }
     serve(target, args.serve).await
+}
+
+/// DIRECT_CONNECTION_URL as a target, required behind a transaction pooler.
+fn direct_target(target: &Target, args: &ServeArgs) -> anyhow::Result<Target> {
+    let Some(raw) = args
+        .direct_connection_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        anyhow::bail!(
+            "DB_POOLER=transaction: migrations take a session advisory lock, which a transaction pooler does not keep; set DIRECT_CONNECTION_URL to the primary itself (not through the pooler)"
+        );
+    };
+    let url = db::DatabaseUrl::new(raw);
+    let settings = crate::target::with_env_password(
+        url.parse().context("DIRECT_CONNECTION_URL is not usable")?,
+    );
+    Ok(Target {
+        url,
+        settings,
+        source: "DIRECT_CONNECTION_URL",
+        prod: target.prod,
+        cluster: None,
+    })
+}
+
+/// The standbys of READ_CONNECTION_URL.
+fn read_urls(args: &ServeArgs) -> anyhow::Result<Vec<db::ConnectSettings>> {
+    let Some(raw) = args.read_connection_url.as_deref() else {
+        return Ok(Vec::new());
+    };
+    raw.split_whitespace()
+        .enumerate()
+        .map(|(i, one)| {
+            db::DatabaseUrl::new(one)
+                .parse()
+                .map(crate::target::with_env_password)
+                .with_context(|| format!("READ_CONNECTION_URL: URL {} is not usable", i + 1))
+        })
+        .collect()
 }
 
 pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
@@ -190,8 +282,24 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         max_lifetime: Duration::from_secs(args.db_max_connection_lifetime_secs),
+        pooler: args.db_pooler,
     };
     let pool = db::pool::build_pool(&target.settings, &tuning)?;
+    let standbys = read_urls(&args)?;
+    let reads = db::Reads::start(
+        pool.clone(),
+        &target.settings,
+        &standbys,
+        &tuning,
+        Duration::from_millis(args.read_max_lag_ms),
+    )?;
+    let direct = match args.db_pooler {
+        db::Pooler::None => Some(target.settings.clone()),
+        db::Pooler::Transaction => match direct_target(&target, &args) {
+            Ok(direct) => Some(direct.settings),
+            Err(_) => None,
+        },
+    };
     if let Err(e) = db::health::ping(&pool).await {
         tracing::warn!(error = %e, "the database does not answer yet; serving 503 until it does");
     }
@@ -240,18 +348,25 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         write_limits,
     );
     state.item_replies = i64::from(args.feed_item_replies);
+    state = state.with_reads(reads.clone());
     if args.purge_every_secs > 0 {
         tokio::spawn(purge_periodically(
             pool.clone(),
             Duration::from_secs(args.purge_every_secs),
         ));
     }
-    if !args.no_feed_cache {
-        let listen = target
-            .settings
-            .clone()
-            .with_dead_peer_detection(Duration::from_millis(args.db_statement_timeout_ms));
-        state = state.with_feed_cache(&listen);
+    match (&direct, args.no_feed_cache) {
+        (_, true) => {}
+        // LISTEN needs a session of its own on the primary.
+        (Some(direct), false) => {
+            let listen = direct
+                .clone()
+                .with_dead_peer_detection(Duration::from_millis(args.db_statement_timeout_ms));
+            state = state.with_feed_cache(&listen);
+        }
+        (None, false) => tracing::warn!(
+            "the feed cache is off: behind a transaction pooler its LISTEN needs DIRECT_CONNECTION_URL"
+        ),
     }
     let connection_limits = api::server::ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
@@ -292,7 +407,16 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
         ),
         _ => "off".to_owned(),
     };
-    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), cors_origins = %cors, %write_limits, "serving");
+    let standbys: Vec<String> = standbys
+        .iter()
+        .map(db::ConnectSettings::host_label)
+        .collect();
+    let standbys = if standbys.is_empty() {
+        "none".to_owned()
+    } else {
+        standbys.join(", ")
+    };
+    tracing::info!(%addr, mode = author_mode.describe(), database = %target.url.masked(), read_standbys = %standbys, pooler = ?args.db_pooler, cors_origins = %cors, %write_limits, "serving");
     output::line(format!("cruddur is up: http://{addr}/api/activities/home"));
     output::line(format!("web page: http://{addr}/"));
     let drain = api::server::serve(
@@ -310,7 +434,7 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
             "requests still running after the grace period; exiting"
         );
     }
-    pool.close();
+    reads.close();
     Ok(())
 }
 

@@ -57,6 +57,16 @@ pub struct ConnectionArgs {
 /// libpq's variable for a password kept out of the URL; honoured for URLs without one.
 pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
+/// `settings` with PGPASSWORD as the password when the URL gives none.
+pub fn with_env_password(mut settings: ConnectSettings) -> ConnectSettings {
+    if settings.pg.get_password().is_none() {
+        if let Some(password) = std::env::var_os(PASSWORD_ENV) {
+            settings.pg.password(password.as_encoded_bytes());
+        }
+    }
+    settings
+}
+
 /// A resolved database.
 #[derive(Debug)]
 pub struct Target {
@@ -87,7 +97,7 @@ impl ConnectionArgs {
         match raw {
             Some(raw) => {
                 let url = DatabaseUrl::new(raw);
-                let mut settings = url
+                let settings = url
                     .parse()
                     .with_context(|| format!("{source} is not usable"))?;
                 // Asked of the parsed settings: every way a URL can carry a password counts.
@@ -96,11 +106,7 @@ impl ConnectionArgs {
                         "--url holds a password, which every user of this machine can read in the process list; put the URL in CONNECTION_URL instead, or leave the password out and set PGPASSWORD"
                     );
                 }
-                if settings.pg.get_password().is_none() {
-                    if let Some(password) = std::env::var_os(PASSWORD_ENV) {
-                        settings.pg.password(password.as_encoded_bytes());
-                    }
-                }
+                let settings = with_env_password(settings);
                 Ok(Target {
                     url,
                     settings,

@@ -8,6 +8,10 @@ use uuid::Uuid;
 use crate::activity::{FeedItem, StatusPage};
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
+use crate::statement::{
+    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, LIST_HOME_FEED_TIMED, PURGE_EXPIRED,
+    SHOW_ACTIVITY, SHOW_ACTIVITY_AFTER,
+};
 
 /// What [`create_reply`] did.
 #[derive(Debug)]
@@ -33,17 +37,15 @@ pub async fn list_home_feed(
     let client = checkout(pool).await?;
     let rows = match before {
         None => {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/list_home_feed.sql"))
-                .await?;
-            client.query(&statement, &[&limit, &replies]).await?
+            let statement = &LIST_HOME_FEED;
+            pool.on(&client)
+                .query(statement, &[&limit, &replies])
+                .await?
         }
         Some(cursor) => {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/list_home_feed_before.sql"))
-                .await?;
-            client
-                .query(&statement, &[&limit, &cursor, &replies])
+            let statement = &LIST_HOME_FEED_BEFORE;
+            pool.on(&client)
+                .query(statement, &[&limit, &cursor, &replies])
                 .await?
         }
     };
@@ -60,10 +62,11 @@ pub async fn home_feed_snapshot(
     replies: i64,
 ) -> Result<(Vec<FeedItem>, Option<DateTime<Utc>>), DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/activities/list_home_feed_timed.sql"))
+    let statement = &LIST_HOME_FEED_TIMED;
+    let rows = pool
+        .on(&client)
+        .query(statement, &[&limit, &replies])
         .await?;
-    let rows = client.query(&statement, &[&limit, &replies]).await?;
     let db_now = rows
         .first()
         .map(|row| row.try_get::<_, DateTime<Utc>>("db_now"))
@@ -94,12 +97,10 @@ pub async fn purge_expired(
     max_batches: u64,
 ) -> Result<PurgeReport, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/activities/purge_expired.sql"))
-        .await?;
+    let statement = &PURGE_EXPIRED;
     let mut report = PurgeReport::default();
     while report.batches < max_batches {
-        let deleted = client.execute(&statement, &[&batch]).await?;
+        let deleted = pool.on(&client).execute(statement, &[&batch]).await?;
         report.batches += 1;
         report.cruds += deleted;
         if i64::try_from(deleted).unwrap_or(i64::MAX) < batch {
@@ -117,12 +118,11 @@ pub async fn create_reply(
     reply: &NewReply,
 ) -> Result<ReplyOutcome, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/activities/create_reply.sql"))
-        .await?;
-    let row = client
+    let statement = &CREATE_REPLY;
+    let row = pool
+        .on(&client)
         .query_one(
-            &statement,
+            statement,
             &[&parent, &reply.author.as_str(), &reply.message.as_str()],
         )
         .await?;
@@ -153,19 +153,15 @@ pub async fn show_activity(
     let client = checkout(pool).await?;
     let row = match after {
         None => {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/show_activity.sql"))
-                .await?;
-            client
-                .query_opt(&statement, &[&handle, &uuid, &limit])
+            let statement = &SHOW_ACTIVITY;
+            pool.on(&client)
+                .query_opt(statement, &[&handle, &uuid, &limit])
                 .await?
         }
         Some(cursor) => {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/show_activity_after.sql"))
-                .await?;
-            client
-                .query_opt(&statement, &[&handle, &uuid, &limit, &cursor])
+            let statement = &SHOW_ACTIVITY_AFTER;
+            pool.on(&client)
+                .query_opt(statement, &[&handle, &uuid, &limit, &cursor])
                 .await?
         }
     };

@@ -228,6 +228,18 @@ impl ConnectSettings {
         self.pg.get_dbname().unwrap_or_default()
     }
 
+    /// The first host and port, for logs (a URL may hold a password; this never does).
+    pub fn host_label(&self) -> String {
+        use tokio_postgres::config::Host;
+        let host = match self.pg.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".to_owned(),
+        };
+        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
+        format!("{host}:{port}")
+    }
+
     /// Whether every host is loopback or a Unix socket: a server on this machine.
     pub fn is_loopback_only(&self) -> bool {
         is_loopback_only(&self.pg)

@@ -36,6 +36,7 @@ use uuid::Uuid;
 use crate::activity::FeedItem;
 use crate::error::{is_data_rejection, DbError};
 use crate::pool::{checkout, Pool};
+use crate::statement::{CARDS_BY_UUID, CREATE_ACTIVITIES_BATCH, CREATE_ACTIVITY};
 
 /// What a create request gets back: the crud, `None` when the author handle is unknown.
 pub type CreateOutcome = Result<Option<FeedItem>, DbError>;
@@ -257,14 +258,14 @@ impl Writer {
         batch: &[Pending],
     ) -> Result<Vec<Option<FeedItem>>, Failure> {
         if let [only] = batch {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/create_activity.sql"))
+            let on = self.pool.on(client);
+            on.ready(&CREATE_ACTIVITY)
                 .await
                 .map_err(|e| Failure::of(e, false))?;
             self.statements.fetch_add(1, Ordering::Relaxed);
-            let row = client
+            let row = on
                 .query_opt(
-                    &statement,
+                    &CREATE_ACTIVITY,
                     &[
                         &only.crud.author.as_str(),
                         &only.crud.message.as_str(),
@@ -280,10 +281,8 @@ impl Writer {
                 .map_err(|e| Failure::NotWritten(e.into()))?;
             return Ok(vec![item]);
         }
-        let statement = client
-            .prepare_cached(include_str!(
-                "../sql/activities/create_activities_batch.sql"
-            ))
+        let on = self.pool.on(client);
+        on.ready(&CREATE_ACTIVITIES_BATCH)
             .await
             .map_err(|e| Failure::of(e, false))?;
         let handles: Vec<&str> = batch.iter().map(|p| p.crud.author.as_str()).collect();
@@ -291,8 +290,11 @@ impl Writer {
         let ttls: Vec<i64> = batch.iter().map(|p| p.crud.ttl.seconds()).collect();
         let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let rows = client
-            .query(&statement, &[&handles, &messages, &ttls, &uuids])
+        let rows = on
+            .query(
+                &CREATE_ACTIVITIES_BATCH,
+                &[&handles, &messages, &ttls, &uuids],
+            )
             .await
             .map_err(|e| Failure::of(e, true))?;
         by_position(&rows, batch.len()).map_err(Failure::NotWritten)
@@ -342,20 +344,19 @@ impl Writer {
     /// one back by uuid, on a fresh connection: pooled ones may be as dead as the one that broke
     /// and not known to be yet. `None` for a crud that is not there: its author is unknown.
     async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, Failure> {
-        use deadpool::managed::Manager as _;
         let client = self
             .pool
-            .manager()
-            .create()
+            .fresh_connection()
             .await
-            .map_err(|e| Failure::NotWritten(e.into()))?;
+            .map_err(Failure::NotWritten)?;
         self.insert_on(&client, batch).await?;
         let read_back = async {
-            let statement = client
-                .prepare_cached(include_str!("../sql/activities/cards_by_uuid.sql"))
-                .await?;
             let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
-            let rows = client.query(&statement, &[&uuids]).await?;
+            let rows = self
+                .pool
+                .on(&client)
+                .query(&CARDS_BY_UUID, &[&uuids])
+                .await?;
             by_position(&rows, batch.len())
         };
         read_back.await.map_err(Failure::NotWritten)

@@ -6,6 +6,8 @@
 //! - [`activity`]: the one activity shape every route returns
 //! - [`activities`], [`users`], [`health`]: the queries behind the HTTP API
 //! - [`create_queue`]: group commit for concurrent creates
+//! - [`statement`]: every pooled statement and how it is sent (direct or behind a pooler)
+//! - [`reads`]: reads on streaming standbys, the primary as the fallback
 
 pub mod activities;
 pub mod activity;
@@ -17,11 +19,14 @@ pub mod health;
 pub mod migrations;
 pub mod notify;
 pub mod pool;
+pub mod reads;
 pub mod seeds;
+pub mod statement;
 pub mod tls;
 pub mod users;
 
 pub use config::{ConnectSettings, DatabaseUrl};
 pub use create_queue::{CreateQueue, CreateQueueSettings};
 pub use error::DbError;
-pub use pool::{Pool, PoolSettings};
+pub use pool::{Pool, PoolSettings, Pooler};
+pub use reads::Reads;

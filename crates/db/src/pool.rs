@@ -1,5 +1,5 @@
 //! The connection pool (deadpool-postgres) and single admin connections. Every query of the
-//! service goes through `prepare_cached`, so each pooled connection parses a statement once.
+//! service is a [`crate::statement::Sql`], sent the way the pool's [`Pooler`] allows.
 
 use std::time::Duration;
 
@@ -8,9 +8,11 @@ use tokio_postgres::Client;
 
 use crate::config::{ConnectSettings, DEFAULT_STATEMENT_TIMEOUT_MS};
 use crate::error::DbError;
+use crate::statement::{learn_types, On};
 use crate::tls;
 
-pub use deadpool_postgres::{Object as PooledClient, Pool};
+pub use crate::statement::Pooler;
+pub use deadpool_postgres::Object as PooledClient;
 
 /// Most connections one server process keeps open.
 pub const DEFAULT_POOL_MAX_SIZE: usize = 16;
@@ -28,6 +30,8 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
     pub max_lifetime: Duration,
+    /// What sits between us and PostgreSQL (see [`crate::statement`]).
+    pub pooler: Pooler,
 }
 
 impl Default for PoolSettings {
@@ -37,16 +41,70 @@ impl Default for PoolSettings {
             acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             max_lifetime: Duration::from_secs(DEFAULT_MAX_LIFETIME_SECS),
+            pooler: Pooler::None,
         }
     }
 }
 
+/// Pooled connections to one server, and how statements reach it.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    inner: deadpool_postgres::Pool,
+    pooler: Pooler,
+}
+
+impl Pool {
+    /// Closes every idle connection and refuses new checkouts.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    pub fn status(&self) -> deadpool_postgres::Status {
+        self.inner.status()
+    }
+
+    pub fn pooler(&self) -> Pooler {
+        self.pooler
+    }
+
+    /// A connection from the pool.
+    pub async fn get(&self) -> Result<PooledClient, DbError> {
+        Ok(self.inner.get().await?)
+    }
+
+    /// A new connection outside the pool, made as pooled ones are (for a resend that must not
+    /// reuse a connection as dead as the one that just broke).
+    pub async fn fresh_connection(&self) -> Result<deadpool_postgres::ClientWrapper, DbError> {
+        use deadpool::managed::Manager as _;
+        let mut client = self.inner.manager().create().await?;
+        if self.pooler == Pooler::Transaction {
+            learn_types(&mut client).await?;
+        }
+        Ok(client)
+    }
+
+    /// Statements on `client`, a connection of this pool.
+    pub fn on<'a>(&self, client: &'a deadpool_postgres::ClientWrapper) -> On<'a> {
+        On::new(client, self.pooler)
+    }
+}
+
 /// Builds a pool; no connection is opened until the first request needs one.
+///
+/// Behind a transaction pooler the session settings of
+/// [`ConnectSettings::with_session_defaults`] cannot be sent (PgBouncer refuses the `options`
+/// startup parameter, and a pooler would not keep them per client anyway): they belong on the
+/// role there (`ALTER ROLE … SET statement_timeout = …`, see docs/scale.md), and each new
+/// connection warns when `statement_timeout` is off.
 pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<Pool, DbError> {
-    let connect = settings
-        .clone()
-        .with_session_defaults(tuning.statement_timeout)
-        .with_dead_peer_detection(tuning.statement_timeout);
+    let connect = match tuning.pooler {
+        Pooler::None => settings
+            .clone()
+            .with_session_defaults(tuning.statement_timeout),
+        Pooler::Transaction => settings.clone(),
+    }
+    .with_dead_peer_detection(tuning.statement_timeout);
+    let pooler = tuning.pooler;
     let max_lifetime = tuning.max_lifetime;
     let connect_timeout = connect_bound(&connect);
     let tls = tls::connector(connect.root_cert.as_deref())?;
@@ -57,7 +115,7 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let builder = deadpool_postgres::Pool::builder(manager)
         .max_size(tuning.max_size)
         .wait_timeout(Some(tuning.acquire_timeout))
         .create_timeout(Some(connect_timeout))
@@ -72,14 +130,46 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
                 Ok(())
             }
         }))
-        .runtime(Runtime::Tokio1)
+        .runtime(Runtime::Tokio1);
+    let builder = match pooler {
+        Pooler::None => builder,
+        Pooler::Transaction => {
+            builder.post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    learn_types(client)
+                        .await
+                        .map_err(|e| HookError::message(DbError::from(e).to_string()))?;
+                    warn_without_statement_timeout(client).await;
+                    Ok(())
+                })
+            }))
+        }
+    };
+    let inner = builder
         .build()
-        .map_err(|e| DbError::unavailable(format!("cannot build the pool: {e}")))
+        .map_err(|e| DbError::unavailable(format!("cannot build the pool: {e}")))?;
+    Ok(Pool { inner, pooler })
+}
+
+/// Behind a transaction pooler nothing of ours sets `statement_timeout`: say so when the
+/// server's default leaves statements uncapped.
+async fn warn_without_statement_timeout(client: &deadpool_postgres::ClientWrapper) {
+    let shown = client
+        .query_typed_one("SELECT current_setting('statement_timeout')", &[])
+        .await
+        .and_then(|row| row.try_get::<_, String>(0));
+    if let Ok(value) = shown {
+        if value == "0" {
+            tracing::warn!(
+                "behind a transaction pooler, statements have no statement_timeout: set one on the role (ALTER ROLE … SET statement_timeout = '5s')"
+            );
+        }
+    }
 }
 
 /// Takes a connection from the pool.
 pub async fn checkout(pool: &Pool) -> Result<PooledClient, DbError> {
-    Ok(pool.get().await?)
+    pool.get().await
 }
 
 /// Opens one connection outside any pool (CLI admin commands, migrations), bounded in time even

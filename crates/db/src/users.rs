@@ -6,6 +6,10 @@ use uuid::Uuid;
 use crate::activity::FeedItem;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
+use crate::statement::{
+    FIND_USER_BY_COGNITO_ID, FIND_USER_SHORT, HANDLE_TAKEN, INSERT_FROM_COGNITO, LINK_COGNITO_USER,
+    LIST_AUTHORS, LIST_PLACEHOLDER_USERS, SHOW_USER_PAGE, UPDATE_PROFILE,
+};
 
 /// A user as Cognito confirmed them.
 #[derive(Clone)]
@@ -43,12 +47,11 @@ pub async fn insert_from_cognito(
     user: &NewCognitoUser<'_>,
 ) -> Result<CognitoInsert, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/insert_from_cognito.sql"))
-        .await?;
-    let row = client
+    let statement = &INSERT_FROM_COGNITO;
+    let row = pool
+        .on(&client)
         .query_opt(
-            &statement,
+            statement,
             &[
                 &user.display_name,
                 &user.email,
@@ -61,11 +64,10 @@ pub async fn insert_from_cognito(
         return Ok(CognitoInsert::Inserted(row.try_get("uuid")?));
     }
     // A second statement, so a new snapshot: it sees a concurrent delivery's committed row.
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/find_user_by_cognito_id.sql"))
-        .await?;
-    let present = client
-        .query_opt(&statement, &[&user.cognito_user_id])
+    let statement = &FIND_USER_BY_COGNITO_ID;
+    let present = pool
+        .on(&client)
+        .query_opt(statement, &[&user.cognito_user_id])
         .await?;
     Ok(if present.is_some() {
         CognitoInsert::AlreadyPresent
@@ -119,11 +121,10 @@ pub async fn show_user_page(
     replies: i64,
 ) -> Result<Option<UserPage>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/show_user_page.sql"))
-        .await?;
-    let rows = client
-        .query(&statement, &[&handle, &limit, &replies])
+    let statement = &SHOW_USER_PAGE;
+    let rows = pool
+        .on(&client)
+        .query(statement, &[&handle, &limit, &replies])
         .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
@@ -147,20 +148,16 @@ pub async fn show_user_page(
 
 pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/find_user_short.sql"))
-        .await?;
-    let row = client.query_opt(&statement, &[&handle]).await?;
+    let statement = &FIND_USER_SHORT;
+    let row = pool.on(&client).query_opt(statement, &[&handle]).await?;
     row.map(|r| user_short(&r)).transpose()
 }
 
 /// Up to `limit` users by handle: who the web page's dev-mode author picker offers.
 pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/list_authors.sql"))
-        .await?;
-    let rows = client.query(&statement, &[&limit]).await?;
+    let statement = &LIST_AUTHORS;
+    let rows = pool.on(&client).query(statement, &[&limit]).await?;
     rows.iter().map(user_short).collect()
 }
 
@@ -168,10 +165,8 @@ pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbE
 /// was ever recorded for them.
 pub async fn find_user_by_cognito_id(pool: &Pool, sub: &str) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/find_user_by_cognito_id.sql"))
-        .await?;
-    let row = client.query_opt(&statement, &[&sub]).await?;
+    let statement = &FIND_USER_BY_COGNITO_ID;
+    let row = pool.on(&client).query_opt(statement, &[&sub]).await?;
     row.map(|r| user_short(&r)).transpose()
 }
 
@@ -182,12 +177,11 @@ pub async fn update_profile(
     profile: &domain::ProfileUpdate,
 ) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/update_profile.sql"))
-        .await?;
-    let row = client
+    let statement = &UPDATE_PROFILE;
+    let row = pool
+        .on(&client)
         .query_opt(
-            &statement,
+            statement,
             &[
                 &handle,
                 &profile.display_name.as_str(),
@@ -209,10 +203,8 @@ fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
 /// Whether `handle` is held by anyone, regardless of case (the pre-sign-up check).
 pub async fn handle_taken(pool: &Pool, handle: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/handle_taken.sql"))
-        .await?;
-    let row = client.query_one(&statement, &[&handle]).await?;
+    let statement = &HANDLE_TAKEN;
+    let row = pool.on(&client).query_one(statement, &[&handle]).await?;
     Ok(row.try_get("taken")?)
 }
 
@@ -237,11 +229,9 @@ impl std::fmt::Debug for PlaceholderUser {
 /// Users still carrying a placeholder `cognito_user_id`, by handle.
 pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/list_placeholder_users.sql"))
-        .await?;
-    client
-        .query(&statement, &[])
+    let statement = &LIST_PLACEHOLDER_USERS;
+    pool.on(&client)
+        .query(statement, &[])
         .await?
         .iter()
         .map(|r| {
@@ -257,11 +247,10 @@ pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>,
 /// Gives user `uuid` its real Cognito `sub`; `false` when it no longer had a placeholder.
 pub async fn link_cognito_user(pool: &Pool, uuid: Uuid, sub: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
-    let statement = client
-        .prepare_cached(include_str!("../sql/users/link_cognito_user.sql"))
-        .await?;
-    Ok(client
-        .query_opt(&statement, &[&uuid, &sub])
+    let statement = &LINK_COGNITO_USER;
+    Ok(pool
+        .on(&client)
+        .query_opt(statement, &[&uuid, &sub])
         .await?
         .is_some())
 }

@@ -7,6 +7,7 @@
 //! run/        Unix socket and server.log, owned by the server user
 //! password    the superuser password (mode 0600), used for TCP logins on 127.0.0.1
 //! port        the last port used, tried first on the next start so URLs stay valid
+//! standby/    a streaming standby of this cluster, laid out the same (see [`Cluster::standby`])
 //! ```
 //! The server listens on that socket folder and on a free port of 127.0.0.1 only, with
 //! scram-sha-256 for TCP, so other local users cannot log in without the password file.
@@ -25,6 +26,7 @@
 mod binaries;
 mod ephemeral;
 mod server_user;
+mod standby;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -105,6 +107,8 @@ pub struct Cluster {
     durability: Durability,
     /// Why the cluster lives outside the requested folder, when it does.
     relocated: Option<String>,
+    /// For a standby: the cluster it copies and follows.
+    primary: Option<Box<Cluster>>,
 }
 
 impl Cluster {
@@ -150,6 +154,7 @@ impl Cluster {
             user,
             durability,
             relocated,
+            primary: None,
         })
     }
 
@@ -285,6 +290,10 @@ impl Cluster {
         if self.is_initialized() {
             return Ok(false);
         }
+        if let Some(primary) = &self.primary {
+            self.base_backup(primary)?;
+            return Ok(true);
+        }
         let data = self.data_dir();
         let run = self.run_dir();
         // Whatever is there (a half-made cluster, or a link planted in its place) goes; the
@@ -330,13 +339,20 @@ impl Cluster {
     }
 
     fn append_settings(&self) -> Result<(), EmbeddedError> {
-        let mut settings = format!(
+        let settings = format!(
             "\n# cruddur: private server, loopback TCP plus a socket in run/\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
             conf_quote(&self.run_dir().display().to_string())
         );
-        if self.durability == Durability::Ephemeral {
-            settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
-        }
+        let settings = if self.durability == Durability::Ephemeral {
+            settings + "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        } else {
+            settings
+        };
+        self.append_to_conf(&settings)
+    }
+
+    /// Appends to `postgresql.conf` (later lines win over earlier ones).
+    fn append_to_conf(&self, settings: &str) -> Result<(), EmbeddedError> {
         let conf = self.data_dir().join("postgresql.conf");
         let mut file = fs::OpenOptions::new()
             .append(true)

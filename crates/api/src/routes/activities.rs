@@ -85,7 +85,13 @@ pub async fn home(
             return cache.respond(&headers).await;
         }
     }
-    let items = activities::list_home_feed(&state.pool, limit, before, state.item_replies).await?;
+    let replies = state.item_replies;
+    let items = state
+        .reads
+        .read(None, move |pool| async move {
+            activities::list_home_feed(&pool, limit, before, replies).await
+        })
+        .await?;
     json(StatusCode::OK, &items)
 }
 
@@ -148,7 +154,12 @@ pub async fn show(
     let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
-    let page = activities::show_activity(&state.pool, handle.as_str(), uuid, limit, after)
+    let handle = handle.as_str();
+    let page = state
+        .reads
+        .read(None, move |pool| async move {
+            activities::show_activity(&pool, handle, uuid, limit, after).await
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     json(StatusCode::OK, &page)

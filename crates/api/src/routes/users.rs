@@ -38,7 +38,13 @@ pub async fn page(
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let handle = parse_handle(&handle)?;
     let limit = page_limit(query.limit.as_deref())?;
-    let page = db::users::show_user_page(&state.pool, handle.as_str(), limit, state.item_replies)
+    let replies = state.item_replies;
+    let handle = handle.as_str();
+    let page = state
+        .reads
+        .read(None, move |pool| async move {
+            db::users::show_user_page(&pool, handle, limit, replies).await
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     json(StatusCode::OK, &page)
@@ -60,7 +66,12 @@ pub async fn short(
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let handle = parse_handle(&handle)?;
-    let user = db::users::find_user_short(&state.pool, handle.as_str())
+    let handle = handle.as_str();
+    let user = state
+        .reads
+        .read(None, move |pool| async move {
+            db::users::find_user_short(&pool, handle).await
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     json(StatusCode::OK, &user)

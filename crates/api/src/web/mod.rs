@@ -99,9 +99,14 @@ fn page(status: StatusCode, markup: Markup) -> Response {
 
 async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
     let posting = match state.author_mode {
-        AuthorMode::Dev => {
-            Posting::AsAnyOf(db::users::list_authors(&state.pool, AUTHORS_LISTED).await?)
-        }
+        AuthorMode::Dev => Posting::AsAnyOf(
+            state
+                .reads
+                .read(None, move |pool| async move {
+                    db::users::list_authors(&pool, AUTHORS_LISTED).await
+                })
+                .await?,
+        ),
         AuthorMode::Cognito(_) => Posting::SignInElsewhere,
     };
     Ok(Viewer {
@@ -172,8 +177,13 @@ async fn home(
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let before = cursor(query.before.as_deref())?;
     // One more than shown: an "older" link only when there is something older.
-    let mut items =
-        activities::list_home_feed(&state.pool, PAGE + 1, before, state.item_replies).await?;
+    let replies = state.item_replies;
+    let mut items = state
+        .reads
+        .read(None, move |pool| async move {
+            activities::list_home_feed(&pool, PAGE + 1, before, replies).await
+        })
+        .await?;
     let older = more_than_a_page(&mut items).then(|| items.last().map(|item| item.activity.uuid));
     let viewer = viewer(&state).await?;
     Ok(page(
@@ -187,7 +197,13 @@ async fn user(
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
     let handle = parse_handle(&handle)?;
-    let found = db::users::show_user_page(&state.pool, handle.as_str(), PAGE, state.item_replies)
+    let replies = state.item_replies;
+    let handle = handle.as_str();
+    let found = state
+        .reads
+        .read(None, move |pool| async move {
+            db::users::show_user_page(&pool, handle, PAGE, replies).await
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     let viewer = viewer(&state).await?;
@@ -211,7 +227,12 @@ async fn status(
     let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::NotFound)?;
-    let mut found = activities::show_activity(&state.pool, handle.as_str(), uuid, PAGE + 1, after)
+    let handle = handle.as_str();
+    let mut found = state
+        .reads
+        .read(None, move |pool| async move {
+            activities::show_activity(&pool, handle, uuid, PAGE + 1, after).await
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     let more_after =
