@@ -43,6 +43,23 @@ ensure_postgres() {
   have_pg_server
 }
 
+# PgBouncer (Debian's package), for the API tests behind a transaction pooler. The package's
+# own service is not wanted: the tests start theirs on a free loopback port.
+ensure_pgbouncer() {
+  if [ -x /usr/sbin/pgbouncer ]; then return 0; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: pgbouncer not found and apt-get is unavailable; install PgBouncer (/usr/sbin/pgbouncer)" >&2
+    return 1
+  fi
+  say "installing PgBouncer (apt-get install pgbouncer)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o Dpkg::Options::=--force-confold pgbouncer >/dev/null
+  # The package may start its service; it is not ours to keep running.
+  as_root service pgbouncer stop >/dev/null 2>&1 || true
+  [ -x /usr/sbin/pgbouncer ]
+}
+
 # A project virtualenv (.venv) holding the Python tools of script/requirements-dev.txt
 # (cargo-lambda for the Lambda build). Sets VENV.
 ensure_venv() {

@@ -4,9 +4,10 @@
 
 pub mod cognito;
 mod own_cluster;
+pub mod pgbouncer;
 pub mod reliability;
 
-pub use own_cluster::{OwnCluster, OWN_DATABASE};
+pub use own_cluster::{OwnCluster, OwnStandby, OWN_DATABASE};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -21,7 +22,13 @@ const MAINTENANCE: &str = "postgres";
 struct Shared {
     cluster: EphemeralCluster,
     next: AtomicU32,
+    /// Set when `CRUDDUR_TEST_POOLER=pgbouncer`: test pools go through it.
+    pooler: Option<pgbouncer::PgBouncer>,
 }
+
+/// The environment variable that puts a PgBouncer in transaction mode between every test
+/// database's pool ([`TestDb::pool`]) and PostgreSQL.
+pub const POOLER_ENV: &str = "CRUDDUR_TEST_POOLER";
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
 
@@ -41,9 +48,18 @@ fn shared() -> &'static Shared {
                 .await
                 .expect("migrate the template database");
         });
+        let pooler = match std::env::var(POOLER_ENV).as_deref() {
+            Ok("pgbouncer") => Some(pgbouncer::PgBouncer::start(
+                &cluster.cluster().run_dir(),
+                cluster.port(),
+            )),
+            Ok("") | Err(_) => None,
+            Ok(other) => panic!("{POOLER_ENV}={other}: the only pooler is `pgbouncer`"),
+        };
         Shared {
             cluster,
             next: AtomicU32::new(0),
+            pooler,
         }
     })
 }
@@ -65,6 +81,18 @@ fn on_own_runtime<F: std::future::Future<Output = ()> + Send + 'static>(future: 
     })
     .join()
     .expect("harness thread panicked");
+}
+
+/// Polls `check` every 50 ms until it holds; panics naming `what` after 20 s.
+pub async fn wait_until(what: &str, check: impl AsyncFn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after 20 s waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn connect(url: &DatabaseUrl) -> Client {
@@ -110,7 +138,25 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("create test database {name}: {e}"));
         let url = shared.cluster.url(&name).expect("cluster password");
         let settings = url.parse().expect("harness URL parses");
-        let pool = db::pool::build_pool(&settings, &PoolSettings::default()).expect("test pool");
+        let pool = match &shared.pooler {
+            None => db::pool::build_pool(&settings, &PoolSettings::default()),
+            Some(pooler) => {
+                let through = DatabaseUrl::new(format!(
+                    "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
+                    pooler.port()
+                ))
+                .parse()
+                .expect("pooler URL parses");
+                db::pool::build_pool(
+                    &through,
+                    &PoolSettings {
+                        pooler: db::Pooler::Transaction,
+                        ..PoolSettings::default()
+                    },
+                )
+            }
+        }
+        .expect("test pool");
         Self {
             name,
             url,
@@ -127,10 +173,13 @@ impl TestDb {
         &self.url
     }
 
+    /// The database itself, never through a pooler (for LISTEN and admin work).
     pub fn settings(&self) -> &ConnectSettings {
         &self.settings
     }
 
+    /// The database's pool: through PgBouncer in transaction mode when [`POOLER_ENV`] says so,
+    /// else direct.
     pub fn pool(&self) -> &Pool {
         &self.pool
     }

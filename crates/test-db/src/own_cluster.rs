@@ -68,3 +68,66 @@ impl Drop for OwnCluster {
         let _ = self.cluster.stop();
     }
 }
+
+/// A streaming standby of an [`OwnCluster`] (`pg_basebackup`, the same server binaries), in
+/// the primary's folder. Stopped when dropped.
+#[derive(Debug)]
+pub struct OwnStandby {
+    pub cluster: Cluster,
+    pub port: u16,
+}
+
+impl OwnCluster {
+    /// Copies this cluster into a standby, starts it, and waits until it streams.
+    pub async fn start_standby(&self) -> OwnStandby {
+        let cluster = self.cluster.standby().expect("a standby folder");
+        let port = cluster.start().expect("the standby starts").port;
+        let standby = OwnStandby { cluster, port };
+        let client = standby.connect(OWN_DATABASE).await;
+        crate::wait_until("the standby streams from the primary", async || {
+            client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+                    &[],
+                )
+                .await
+                .is_ok_and(|row| row.get::<_, i64>(0) == 1)
+        })
+        .await;
+        standby
+    }
+}
+
+impl OwnStandby {
+    pub fn url(&self, dbname: &str) -> DatabaseUrl {
+        self.cluster
+            .url(self.port, dbname)
+            .expect("the standby's password")
+    }
+
+    pub async fn connect(&self, dbname: &str) -> Client {
+        crate::connect(&self.url(dbname)).await
+    }
+
+    /// Kills every server process at once (SIGKILL): a crash, not a shutdown.
+    pub fn kill(&self) {
+        for pid in self.cluster.server_pids() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
+    /// Starts it again on its port (after [`Self::kill`] or a stop).
+    pub fn restart(&self) {
+        let port = self.cluster.start().expect("the standby starts again").port;
+        assert_eq!(port, self.port, "the standby came back on another port");
+    }
+}
+
+impl Drop for OwnStandby {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}

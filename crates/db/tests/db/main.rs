@@ -11,3 +11,4 @@ mod purge;
 mod schema;
 mod seeds;
 mod sessions;
+mod statements;
