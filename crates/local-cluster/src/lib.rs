@@ -466,6 +466,16 @@ impl Cluster {
     /// Stops the server (fast shutdown: sessions are ended, data is kept). `Ok(false)` when it
     /// was not running.
     pub fn stop(&self) -> Result<bool, EmbeddedError> {
+        self.stop_in("fast")
+    }
+
+    /// Stops the server as a crash would (immediate shutdown: every process quits at once, no
+    /// checkpoint; the next start recovers from the WAL).
+    pub fn crash(&self) -> Result<bool, EmbeddedError> {
+        self.stop_in("immediate")
+    }
+
+    fn stop_in(&self, mode: &str) -> Result<bool, EmbeddedError> {
         let _lock = self.lock()?;
         if self.running_port()?.is_none() {
             return Ok(false);
@@ -477,7 +487,7 @@ impl Cluster {
             .arg(self.data_dir())
             .args([
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "-s",
                 "-t",

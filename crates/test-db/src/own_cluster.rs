@@ -109,14 +109,12 @@ impl OwnStandby {
         crate::connect(&self.url(dbname)).await
     }
 
-    /// Kills every server process at once (SIGKILL): a crash, not a shutdown.
+    /// Takes it down as a crash would (immediate shutdown: connections cut, no checkpoint).
     pub fn kill(&self) {
-        for pid in self.cluster.server_pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        assert!(
+            self.cluster.crash().expect("the standby goes down"),
+            "the standby was not running"
+        );
     }
 
     /// Starts it again on its port (after [`Self::kill`] or a stop).

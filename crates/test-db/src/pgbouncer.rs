@@ -48,7 +48,8 @@ impl PgBouncer {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .expect("a private folder");
-        user.own(dir.path()).expect("the folder for the server user");
+        user.own(dir.path())
+            .expect("the folder for the server user");
         let port = free_port();
         let ini = dir.path().join("pgbouncer.ini");
         let userlist = dir.path().join("userlist.txt");
@@ -65,7 +66,7 @@ impl PgBouncer {
             ),
         );
         let mut args: Vec<String> = Vec::new();
-        if nix::unistd::Uid::effective().is_root() {
+        if matches!(user, ServerUser::System { .. }) {
             // It refuses root, and drops to this user itself.
             args.extend(["-u".to_owned(), SERVER_SYSTEM_USER.to_owned()]);
         }
@@ -85,8 +86,8 @@ impl PgBouncer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline || watcher.try_wait().ok().flatten().is_some() {
-                let log = std::fs::read_to_string(dir.path().join("pgbouncer.log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default();
                 panic!("pgbouncer did not start listening on 127.0.0.1:{port}: {log}");
             }
             std::thread::sleep(Duration::from_millis(20));

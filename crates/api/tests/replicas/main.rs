@@ -1,0 +1,341 @@
+//! Reads on a streaming standby, against a real primary and a real standby (`pg_basebackup`
+//! of an own cluster) started by the harness: where reads and writes land (seen in each
+//! server's `pg_stat_activity`), a standby killed under load, replay paused past the lag bound,
+//! and the feed cache rebuilding after a notification the standby has not replayed.
+#![allow(clippy::unwrap_used)] // a test binary: a panic is the failure report
+
+use std::time::Duration;
+
+use api::{AppState, AuthorMode, RouterOptions};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use db::{PoolSettings, Reads};
+use http_body_util::BodyExt;
+use local_cluster::Durability;
+use serde_json::{json, Value};
+use test_db::{wait_until, OwnCluster, OwnStandby, OWN_DATABASE};
+use tokio_postgres::Client;
+use tower::ServiceExt;
+
+/// A primary with the seed, its standby, and reads routed as `cruddur serve` routes them.
+struct Replicated {
+    primary: OwnCluster,
+    standby: OwnStandby,
+    reads: Reads,
+    state: AppState,
+}
+
+impl Replicated {
+    async fn start(max_lag: Duration) -> Self {
+        let primary = OwnCluster::start(Durability::Ephemeral, true).await;
+        let standby = primary.start_standby().await;
+        let mut primary_settings = primary.url(OWN_DATABASE).parse().unwrap();
+        let mut standby_settings = standby.url(OWN_DATABASE).parse().unwrap();
+        for settings in [&mut primary_settings, &mut standby_settings] {
+            settings.pg.application_name(UNDER_TEST);
+        }
+        let tuning = PoolSettings::default();
+        let pool = db::pool::build_pool(&primary_settings, &tuning).unwrap();
+        let reads = Reads::start(
+            pool.clone(),
+            &primary_settings,
+            &[standby_settings],
+            &tuning,
+            max_lag,
+        )
+        .unwrap();
+        let state = AppState::new(
+            pool,
+            AuthorMode::Dev,
+            db::CreateQueueSettings::default(),
+            api::rate_limit::WriteLimits::OFF,
+        )
+        .with_reads(reads.clone());
+        let replicated = Self {
+            primary,
+            standby,
+            reads,
+            state,
+        };
+        replicated.wait_until_serving(true).await;
+        replicated
+    }
+
+    fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    async fn wait_until_serving(&self, serving: bool) {
+        let reads = self.reads.clone();
+        wait_until(
+            &format!("the standby serving reads is {serving}"),
+            async || reads.standbys()[0].serving == serving,
+        )
+        .await;
+    }
+}
+
+fn router(state: AppState) -> Router {
+    api::router(state, &RouterOptions::default()).layer(
+        axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))),
+    )
+}
+
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, body.to_vec())
+}
+
+async fn get(router: &Router, uri: &str) -> (StatusCode, Vec<u8>) {
+    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn create(router: &Router, message: &str) -> Value {
+    let body = json!({"message": message, "ttl": "7-days", "user_handle": "andrewbrown"});
+    let (status, body) = send(
+        router,
+        Request::post("/api/activities")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The `application_name` of the pools under test (the watcher and the listener have theirs).
+const UNDER_TEST: &str = "cruddur under test";
+
+/// Backends of the pools under test on one server.
+async fn service_backends(client: &Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&UNDER_TEST],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+const READS: [&str; 4] = [
+    "/api/activities/home",
+    "/api/activities/@andrewbrown",
+    "/api/users/@andrewbrown/short",
+    "/@andrewbrown",
+];
+
+#[tokio::test]
+async fn reads_are_served_by_the_standby_and_writes_by_the_primary() {
+    let replicated = Replicated::start(Duration::from_secs(5)).await;
+    let router = replicated.router();
+    let on_primary = replicated.primary.connect(OWN_DATABASE).await;
+    let on_standby = replicated.standby.connect(OWN_DATABASE).await;
+    for uri in READS {
+        let (status, body) = get(&router, uri).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // The web page reads twice: the user's page and the authors of the dev-mode picker.
+    assert_eq!(replicated.reads.reads_on_standbys(), 5);
+    assert_eq!(replicated.reads.reads_on_primary(), 0);
+    assert!(service_backends(&on_standby).await >= 1);
+    assert_eq!(
+        service_backends(&on_primary).await,
+        0,
+        "a read reached the primary"
+    );
+
+    let created = create(&router, "written on the primary").await;
+    let written = std::time::Instant::now();
+    assert_eq!(created["message"], "written on the primary");
+    assert!(service_backends(&on_primary).await >= 1);
+    // The create's answer came from the primary (the standby may not have it yet); once the
+    // standby is proven to have replayed it, its status page reads from the standby.
+    let status = format!(
+        "/api/activities/@andrewbrown/status/{}",
+        created["uuid"].as_str().unwrap()
+    );
+    let reads = replicated.reads.clone();
+    wait_until("the standby has replayed the create", async || {
+        reads.standbys()[0]
+            .behind_at_most
+            .is_some_and(|behind| behind < written.elapsed())
+    })
+    .await;
+    let (code, _) = get(&router, &status).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(replicated.reads.reads_on_standbys(), 6);
+}
+
+#[tokio::test]
+async fn a_standby_killed_under_read_load_costs_no_error_and_serves_again_once_back() {
+    let replicated = Replicated::start(Duration::from_secs(1)).await;
+    let router = replicated.router();
+    const REQUESTS: usize = 400;
+    const WORKERS: usize = 8;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let router = router.clone();
+        let done = std::sync::Arc::clone(&done);
+        workers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for i in (worker..REQUESTS).step_by(WORKERS) {
+                let uri = READS[i % READS.len()];
+                let (status, body) = get(&router, uri).await;
+                if status != StatusCode::OK {
+                    failures.push(format!(
+                        "{uri}: {status} {}",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            failures
+        }));
+    }
+    let progress = std::sync::Arc::clone(&done);
+    wait_until("a quarter of the reads are done", async || {
+        progress.load(std::sync::atomic::Ordering::SeqCst) >= REQUESTS / 4
+    })
+    .await;
+    let before_kill = replicated.reads.reads_on_standbys();
+    assert!(
+        before_kill > 0,
+        "no read reached the standby before the kill"
+    );
+    replicated.standby.kill();
+    let mut failures = Vec::new();
+    for worker in workers {
+        failures.extend(
+            tokio::time::timeout(Duration::from_secs(60), worker)
+                .await
+                .expect("the read load finished in 60 s")
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        failures,
+        Vec::<String>::new(),
+        "reads failed while the standby died"
+    );
+    assert!(
+        replicated.reads.reads_on_primary() > 0,
+        "no read fell back to the primary"
+    );
+    replicated.wait_until_serving(false).await;
+
+    replicated.standby.restart();
+    replicated.wait_until_serving(true).await;
+    let on_standby = replicated.reads.reads_on_standbys();
+    let (status, _) = get(&router, "/api/activities/home").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replicated.reads.reads_on_standbys(), on_standby + 1);
+}
+
+#[tokio::test]
+async fn a_standby_paused_past_the_lag_bound_serves_nothing_until_it_catches_up() {
+    let replicated = Replicated::start(Duration::from_millis(500)).await;
+    let router = replicated.router();
+    let on_standby = replicated.standby.connect(OWN_DATABASE).await;
+    on_standby
+        .execute("SELECT pg_wal_replay_pause()", &[])
+        .await
+        .unwrap();
+    let created = create(&router, "not replayed yet").await;
+    let status = format!(
+        "/api/activities/@andrewbrown/status/{}",
+        created["uuid"].as_str().unwrap()
+    );
+    replicated.wait_until_serving(false).await;
+    // Only the primary has it: a read that went to the standby would be a 404.
+    let on_primary = replicated.reads.reads_on_primary();
+    let (code, body) = get(&router, &status).await;
+    assert_eq!(code, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(replicated.reads.reads_on_primary(), on_primary + 1);
+
+    on_standby
+        .execute("SELECT pg_wal_replay_resume()", &[])
+        .await
+        .unwrap();
+    replicated.wait_until_serving(true).await;
+    let served = replicated.reads.reads_on_standbys();
+    let (code, _) = get(&router, &status).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(replicated.reads.reads_on_standbys(), served + 1);
+}
+
+#[tokio::test]
+async fn the_feed_cache_rebuilds_after_a_notification_from_a_server_that_has_the_write() {
+    // A bound so loose that only the notification's moment keeps the rebuild off the standby.
+    let replicated = Replicated::start(Duration::from_secs(120)).await;
+    let listen = replicated.primary.url(OWN_DATABASE).parse().unwrap();
+    let state = replicated.state.clone().with_feed_cache(&listen);
+    let cache = state.feed_cache.clone().unwrap();
+    let router = router(state);
+    wait_until("the feed cache is trusted", async || cache.is_trusted()).await;
+    let (status, _) = get(&router, "/api/activities/home").await;
+    assert_eq!(status, StatusCode::OK);
+    let on_standby = replicated.standby.connect(OWN_DATABASE).await;
+    on_standby
+        .execute("SELECT pg_wal_replay_pause()", &[])
+        .await
+        .unwrap();
+    // Another server writes: this one hears of it only through NOTIFY.
+    let other = router_on_primary_only(&replicated);
+    let created = create(&other, "written by another server").await;
+    let rebuilds = cache.rebuilds();
+    let (status, body) = wait_for_feed_change(&router, &created).await;
+    assert_eq!(status, StatusCode::OK);
+    let feed: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        feed[0]["uuid"], created["uuid"],
+        "the rebuilt page misses the write"
+    );
+    assert!(cache.rebuilds() > rebuilds);
+    assert!(
+        replicated.reads.standbys()[0].serving,
+        "the standby counts as fresh enough for other reads"
+    );
+}
+
+/// Another `cruddur serve` on the same primary, without standbys.
+fn router_on_primary_only(replicated: &Replicated) -> Router {
+    let pool = replicated.state.pool.clone();
+    router(AppState::new(
+        pool,
+        AuthorMode::Dev,
+        db::CreateQueueSettings::default(),
+        api::rate_limit::WriteLimits::OFF,
+    ))
+}
+
+/// Reads the feed until its page is no longer the one kept before `created` (the notification
+/// arrives asynchronously); bounded by the harness's 20 s.
+async fn wait_for_feed_change(router: &Router, created: &Value) -> (StatusCode, Vec<u8>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = get(router, "/api/activities/home").await;
+        let feed: Value = serde_json::from_slice(&body).unwrap();
+        if status != StatusCode::OK || feed[0]["uuid"] == created["uuid"] {
+            return (status, body);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed never showed the other server's write: {feed}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
