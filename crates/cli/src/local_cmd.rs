@@ -135,7 +135,8 @@ async fn standby(command: StandbyCommand, primary: &local_cluster::Cluster) -> a
                     let url = standby.url(port, local_cluster::APP_DATABASE)?;
                     output::line(format!("running on 127.0.0.1:{port}"));
                     output::line(format!("url:  {}", url.masked()));
-                    match replay_report(&url).await {
+                    // The maintenance database: the app's may not exist yet.
+                    match replay_report(&standby.url(port, "postgres")?).await {
                         Ok(lines) => lines.into_iter().for_each(output::line),
                         Err(e) => output::line(format!("replay: unknown ({e})")),
                     }

@@ -28,6 +28,7 @@ impl Home {
 
 impl Drop for Home {
     fn drop(&mut self) {
+        let _ = self.cmd().args(["local", "standby", "stop"]).output();
         let _ = self.cmd().args(["local", "stop"]).output();
     }
 }
@@ -151,4 +152,81 @@ fn two_local_starts_at_once_on_a_fresh_home_make_one_cluster_whose_password_work
         .assert()
         .success()
         .stdout(predicate::str::contains("(embedded cluster)"));
+}
+
+#[test]
+fn a_standby_takes_one_command_and_up_reads_from_it() {
+    let home = Home::new();
+    home.cmd()
+        .args(["local", "standby", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not made yet"));
+    // The primary is started for it.
+    let started = home
+        .cmd()
+        .args(["local", "standby", "start"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "started the primary on 127.0.0.1:",
+        ))
+        .stdout(predicate::str::contains(
+            "copying the primary (pg_basebackup)",
+        ))
+        .stdout(predicate::str::contains("started on 127.0.0.1:"))
+        .stdout(predicate::str::contains("postgres:****@127.0.0.1"));
+    let shown = String::from_utf8_lossy(&started.get_output().stdout).into_owned();
+    let password = std::fs::read_to_string(home.0.path().join("password")).unwrap();
+    assert!(!shown.contains(password.trim()), "{shown}");
+    home.cmd()
+        .args(["local", "standby", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "role: standby, WAL receiver streaming",
+        ));
+
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cruddur"))
+        .args(["up", "--read-local-standby", "--bind", "127.0.0.1:0"])
+        .env("CRUDDUR_HOME", home.0.path())
+        .env_remove("CONNECTION_URL")
+        .env_remove("READ_CONNECTION_URL")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = crate::serve::Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    crate::serve::forward_lines(server.0.stdout.take().unwrap(), tx.clone());
+    crate::serve::forward_lines(server.0.stderr.take().unwrap(), tx);
+    // Two pipes: the log line and the banner may arrive in either order.
+    let standby_port = std::fs::read_to_string(home.0.path().join("standby/port")).unwrap();
+    let reads_there = format!("read_standbys=127.0.0.1:{}", standby_port.trim());
+    let mut printed = Vec::new();
+    let mut addr = None;
+    while addr.is_none() || !printed.iter().any(|l: &String| l.contains(&reads_there)) {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!("up never said it is up reading from the standby: {printed:?}")
+            });
+        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
+            addr = Some(url.trim_end_matches("/api/activities/home").to_owned());
+        }
+        printed.push(line);
+    }
+    let addr = addr.unwrap();
+    let answer = crate::serve::http(
+        &addr,
+        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(server);
+    home.cmd()
+        .args(["local", "standby", "stop"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("stopped"));
 }
