@@ -8,6 +8,8 @@ pub enum AwsError {
     InstanceAlreadyExists(String),
     #[error("DB instance {0} not found (DBInstanceNotFound); check the identifier and the region")]
     InstanceNotFound(String),
+    #[error("DB instance {0} is not a read replica, so there is nothing to promote")]
+    NotAReplica(String),
     #[error("DB instance {id} cannot do that now (InvalidDBInstanceState): {message}")]
     InvalidInstanceState { id: String, message: String },
     #[error("security group rule {rule} not found in group {group} (InvalidSecurityGroupRuleId.NotFound)")]

@@ -71,6 +71,10 @@ pub struct InstanceInfo {
     pub performance_insights_days: Option<i32>,
     pub deletion_protection: Option<bool>,
     pub publicly_accessible: Option<bool>,
+    /// The read replicas of this instance.
+    pub replicas: Vec<String>,
+    /// For a read replica: the instance it replicates.
+    pub replica_of: Option<String>,
 }
 
 impl InstanceInfo {
@@ -95,6 +99,10 @@ impl InstanceInfo {
             performance_insights_days: db.performance_insights_retention_period(),
             deletion_protection: db.deletion_protection(),
             publicly_accessible: db.publicly_accessible(),
+            replicas: db.read_replica_db_instance_identifiers().to_vec(),
+            replica_of: db
+                .read_replica_source_db_instance_identifier()
+                .map(str::to_owned),
         }
     }
 
@@ -164,6 +172,65 @@ fn create_request(
             .manage_master_user_password(true),
     };
     request
+}
+
+/// Asks for a read replica `replica` of `source` (same engine and credentials; its own
+/// endpoint); it starts in state `creating`. `class`: the source's when `None`.
+pub async fn create_replica(
+    client: &Client,
+    source: &str,
+    replica: &str,
+    class: Option<&str>,
+) -> Result<InstanceInfo, AwsError> {
+    // Asked first: an error that names the missing source, and a replica id already in use is
+    // refused here (the emulator would overwrite it).
+    describe(client, source).await?;
+    match describe(client, replica).await {
+        Ok(_) => return Err(AwsError::InstanceAlreadyExists(replica.to_owned())),
+        Err(AwsError::InstanceNotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let output = client
+        .create_db_instance_read_replica()
+        .db_instance_identifier(replica)
+        .source_db_instance_identifier(source)
+        .set_db_instance_class(class.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| {
+            let failure = Failure::from(e);
+            match failure.code.as_deref() {
+                Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault") => {
+                    AwsError::InstanceAlreadyExists(replica.to_owned())
+                }
+                _ => instance_error(failure, source),
+            }
+        })?;
+    let db = output
+        .db_instance()
+        .ok_or_else(|| AwsError::Invalid("create-replica returned no instance".into()))?;
+    tracing::info!(%source, %replica, "read replica creation requested");
+    Ok(InstanceInfo::from_sdk(db))
+}
+
+/// Turns read replica `replica` into a standalone instance: it stops following its source and
+/// accepts writes. One-way: it cannot become a replica again.
+pub async fn promote(client: &Client, replica: &str) -> Result<InstanceInfo, AwsError> {
+    let current = describe(client, replica).await?;
+    if current.replica_of.is_none() {
+        return Err(AwsError::NotAReplica(replica.to_owned()));
+    }
+    let output = client
+        .promote_read_replica()
+        .db_instance_identifier(replica)
+        .send()
+        .await
+        .map_err(|e| instance_error(Failure::from(e), replica))?;
+    let db = output
+        .db_instance()
+        .ok_or_else(|| AwsError::Invalid("promote returned no instance".into()))?;
+    tracing::info!(%replica, "read replica promotion requested");
+    Ok(InstanceInfo::from_sdk(db))
 }
 
 pub async fn describe(client: &Client, identifier: &str) -> Result<InstanceInfo, AwsError> {

@@ -17,8 +17,13 @@ const DEFAULT_BUNDLE_PATH: &str = "/path/to/global-bundle.pem";
 pub enum RdsCommand {
     /// Create the instance with the seed's options (each a flag).
     Create(Box<CreateArgs>),
-    /// State, class, engine, endpoint and a ready-to-paste PROD_CONNECTION_URL (password masked).
-    Status(InstanceArgs),
+    /// State, class, engine, endpoint, read replicas and a ready-to-paste PROD_CONNECTION_URL
+    /// (password masked).
+    Status(StatusArgs),
+    /// Ask for a read replica of the instance (its own endpoint, for READ_CONNECTION_URL).
+    CreateReplica(CreateReplicaArgs),
+    /// Make a read replica a standalone instance that accepts writes (one-way; needs --yes).
+    Promote(PromoteArgs),
     /// Stop the instance (AWS restarts a stopped instance after seven days).
     Stop(InstanceArgs),
     /// Start a stopped instance.
@@ -102,6 +107,46 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub instance: InstanceArgs,
+    /// Also connect to the instance through PROD_CONNECTION_URL and show each streaming
+    /// replica's replay lag as the source reports it (pg_stat_replication).
+    #[arg(long)]
+    pub lag: bool,
+    #[arg(
+        long = "prod-connection-url",
+        env = "PROD_CONNECTION_URL",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub prod_connection_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CreateReplicaArgs {
+    /// The instance to replicate.
+    #[command(flatten)]
+    pub instance: InstanceArgs,
+    /// Identifier of the new replica.
+    #[arg(long)]
+    pub replica: String,
+    /// Instance class of the replica (the source's when absent).
+    #[arg(long)]
+    pub class: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PromoteArgs {
+    /// The read replica to promote.
+    #[arg(long)]
+    pub replica: String,
+    /// Confirm: the replica stops following its source for good.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
@@ -156,10 +201,35 @@ pub async fn run(command: RdsCommand) -> anyhow::Result<()> {
     let config = aws::load_checked().await?;
     match command {
         RdsCommand::Create(args) => create(&config, *args).await,
-        RdsCommand::Status(args) => {
-            output::heading("rds-status");
-            let info = rds::describe(&aws::rds_client(&config), &args.identifier).await?;
-            print_info(&info);
+        RdsCommand::Status(args) => status(&config, args).await,
+        RdsCommand::CreateReplica(args) => {
+            output::heading("rds-create-replica");
+            let info = rds::create_replica(
+                &aws::rds_client(&config),
+                &args.instance.identifier,
+                &args.replica,
+                args.class.as_deref(),
+            )
+            .await?;
+            output::line(format!(
+                "creating {} as a read replica of {} ({}): `cruddur rds wait --identifier {} --until available`, then add its endpoint to READ_CONNECTION_URL",
+                info.identifier, args.instance.identifier, info.status, info.identifier
+            ));
+            Ok(())
+        }
+        RdsCommand::Promote(args) => {
+            output::heading("rds-promote");
+            if !args.yes {
+                anyhow::bail!(
+                    "refusing to promote {} without --yes: it stops following its source for good",
+                    args.replica
+                );
+            }
+            let info = rds::promote(&aws::rds_client(&config), &args.replica).await?;
+            output::line(format!(
+                "promoting {} ({}); remove it from READ_CONNECTION_URL — cruddur stops reading from a standby that is no longer in recovery by itself",
+                info.identifier, info.status
+            ));
             Ok(())
         }
         RdsCommand::Stop(args) => {
@@ -232,6 +302,66 @@ async fn create(config: &aws::SdkConfig, args: CreateArgs) -> anyhow::Result<()>
         "creating {} ({}); this takes 10–15 minutes: `cruddur rds wait --until available`",
         info.identifier, info.status
     ));
+    Ok(())
+}
+
+async fn status(config: &aws::SdkConfig, args: StatusArgs) -> anyhow::Result<()> {
+    output::heading("rds-status");
+    let client = aws::rds_client(config);
+    let info = rds::describe(&client, &args.instance.identifier).await?;
+    print_info(&info);
+    if let Some(source) = &info.replica_of {
+        output::line(format!("replica of: {source}"));
+    }
+    if info.replicas.is_empty() {
+        output::line("replicas:   none (`cruddur rds create-replica --replica NAME`)");
+    }
+    for replica in &info.replicas {
+        match rds::describe(&client, replica).await {
+            Ok(r) => output::line(format!(
+                "replica:    {} {} {}",
+                r.identifier,
+                r.status,
+                r.endpoint
+                    .as_ref()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .unwrap_or_else(|| "(no endpoint yet)".into())
+            )),
+            Err(e) => output::line(format!("replica:    {replica} ({e})")),
+        }
+    }
+    if args.lag {
+        let raw = args
+            .prod_connection_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or(aws::AwsError::MissingEnv("PROD_CONNECTION_URL"))
+            .context("--lag connects to the instance")?;
+        let settings = crate::target::with_env_password(
+            db::DatabaseUrl::new(raw)
+                .parse()
+                .context("PROD_CONNECTION_URL is not usable")?,
+        );
+        let standbys = db::admin::replication(&db::pool::connect(&settings).await?).await?;
+        if standbys.is_empty() {
+            output::line("lag:        no replica is streaming from it");
+        }
+        for standby in standbys {
+            output::line(format!(
+                "lag:        {} {} replay {} behind, {} bytes of WAL not replayed",
+                standby.name,
+                standby.state,
+                standby
+                    .replay_lag_ms
+                    .map(|ms| format!("{:.1} s", ms / 1000.0))
+                    .unwrap_or_else(|| "0 s (nothing to replay)".into()),
+                standby
+                    .unreplayed_bytes
+                    .map(|b| b.to_string())
+                    .unwrap_or_else(|| "?".into())
+            ));
+        }
+    }
     Ok(())
 }
 

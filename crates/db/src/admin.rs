@@ -133,3 +133,32 @@ pub async fn nonconforming_handles(client: &Client) -> Result<Vec<String>, DbErr
         .map(|r| r.get("handle"))
         .collect())
 }
+
+/// A standby streaming from a server, as that server reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replication {
+    /// Its `application_name` (RDS: the replica's), else its address.
+    pub name: String,
+    /// `streaming`, `catchup`, …
+    pub state: String,
+    /// How long its replay trails the primary; `None` when nothing is left to replay.
+    pub replay_lag_ms: Option<f64>,
+    pub unreplayed_bytes: Option<i64>,
+}
+
+/// The standbys streaming from the server `client` is connected to.
+pub async fn replication(client: &Client) -> Result<Vec<Replication>, DbError> {
+    let rows = client
+        .query(include_str!("../sql/admin/replication.sql"), &[])
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Replication {
+                name: r.try_get("name")?,
+                state: r.try_get("state")?,
+                replay_lag_ms: r.try_get("replay_lag_ms")?,
+                unreplayed_bytes: r.try_get("unreplayed_bytes")?,
+            })
+        })
+        .collect()
+}

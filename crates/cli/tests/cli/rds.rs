@@ -450,3 +450,130 @@ fn a_missing_region_is_named() {
         .failure()
         .stderr(predicate::str::contains("AWS_REGION"));
 }
+
+#[tokio::test]
+async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
+    let region = fresh_region();
+    create(region).success();
+    cruddur_aws(region)
+        .args(["rds", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("replicas:   none"));
+    cruddur_aws(region)
+        .args(["rds", "create-replica", "--replica", "cruddur-read-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "creating cruddur-read-1 as a read replica of cruddur-db-instance",
+        ));
+    let config = sdk_config(region).await;
+    let replica = aws::rds::describe(&aws::rds_client(&config), "cruddur-read-1")
+        .await
+        .unwrap();
+    assert_eq!(replica.replica_of.as_deref(), Some("cruddur-db-instance"));
+    assert_eq!(
+        replica.class, "db.t3.micro",
+        "the source's class by default"
+    );
+    cruddur_aws(region)
+        .args(["rds", "status"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match(
+                r"replica:\s+cruddur-read-1 available cruddur-read-1\.\S+:5432",
+            )
+            .unwrap(),
+        );
+    cruddur_aws(region)
+        .args(["rds", "status", "--identifier", "cruddur-read-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("replica of: cruddur-db-instance"));
+
+    // A name in use, a source that does not exist: refused before anything is asked for.
+    cruddur_aws(region)
+        .args(["rds", "create-replica", "--replica", "cruddur-read-1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cruddur-read-1 already exists"));
+    cruddur_aws(region)
+        .args([
+            "rds",
+            "create-replica",
+            "--identifier",
+            "nope",
+            "--replica",
+            "r2",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("DB instance nope not found"));
+
+    cruddur_aws(region)
+        .args(["rds", "promote", "--replica", "cruddur-read-1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("without --yes"));
+    cruddur_aws(region)
+        .args([
+            "rds",
+            "promote",
+            "--replica",
+            "cruddur-db-instance",
+            "--yes",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "cruddur-db-instance is not a read replica",
+        ));
+    cruddur_aws(region)
+        .args(["rds", "promote", "--replica", "cruddur-read-1", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("promoting cruddur-read-1"));
+}
+
+#[tokio::test]
+async fn status_lag_reads_the_sources_replication_view() {
+    let region = fresh_region();
+    create(region).success();
+    let primary = test_db::OwnCluster::start(local_cluster::Durability::Ephemeral, false).await;
+    let url = primary.url(test_db::OWN_DATABASE);
+    cruddur_aws(region)
+        .args(["rds", "status", "--lag"])
+        .env("PROD_CONNECTION_URL", url.expose())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "lag:        no replica is streaming from it",
+        ));
+    let _standby = primary.start_standby().await;
+    cruddur_aws(region)
+        .args(["rds", "status", "--lag"])
+        .env("PROD_CONNECTION_URL", url.expose())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match(r"lag:\s+walreceiver streaming replay \S+ s.* behind, \d+ bytes of WAL not replayed")
+                .unwrap(),
+        )
+        .stdout(predicate::str::contains(primary_password(&url)).not());
+    cruddur_aws(region)
+        .args(["rds", "status", "--lag"])
+        .env_remove("PROD_CONNECTION_URL")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("PROD_CONNECTION_URL is not set"));
+}
+
+fn primary_password(url: &db::DatabaseUrl) -> String {
+    url.parse()
+        .unwrap()
+        .pg
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap()
+}
