@@ -21,7 +21,20 @@ async fn main() -> Result<(), Error> {
     let settings = DatabaseUrl::new(url)
         .parse()
         .map_err(|e| Error::from(format!("CONNECTION_URL is not usable: {e}")))?;
-    let pool = db::pool::build_pool(&settings, &post_confirmation::pool_settings())?;
+    // Behind RDS Proxy (the usual way a Lambda reaches RDS) or PgBouncer in transaction mode.
+    let pooler = match std::env::var("DB_POOLER") {
+        Ok(value) => value
+            .parse::<db::Pooler>()
+            .map_err(|e| Error::from(format!("DB_POOLER: {e}")))?,
+        Err(_) => db::Pooler::None,
+    };
+    let pool = db::pool::build_pool(
+        &settings,
+        &db::PoolSettings {
+            pooler,
+            ..post_confirmation::pool_settings()
+        },
+    )?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let pool = pool.clone();
         async move { post_confirmation::handle_json(&pool, event.payload).await }
