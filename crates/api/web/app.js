@@ -107,11 +107,13 @@
     for (const button of document.querySelectorAll("form.post button[type=submit]")) button.disabled = false;
   }
 
-  // Reads `path` again and swaps in its list of cruds: one renderer (the server's), no reload.
+  // Reads `path` again, after our own post, and swaps in its list of cruds: one renderer (the
+  // server's), no reload.
   // Whether it worked: the post it follows has succeeded either way.
   async function refresh(path) {
     try {
-      const response = await fetch(path, { headers: { Accept: "text/html" } });
+      // Right after our own post: the server reads where the post already is.
+      const response = await fetch(path, { headers: { Accept: "text/html", "X-After-Write": "1" } });
       if (!response.ok) return false;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("cruds");
       const current = document.getElementById("cruds");

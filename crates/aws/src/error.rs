@@ -10,6 +10,8 @@ pub enum AwsError {
     InstanceNotFound(String),
     #[error("DB instance {0} is not a read replica, so there is nothing to promote")]
     NotAReplica(String),
+    #[error("DB instance {0} keeps no automated backups (retention 0 days), which RDS requires of a read replica's source; turn them on first (backup retention of 1 day or more: `cruddur rds create --backup-retention 1`, or `aws rds modify-db-instance --backup-retention-period 1` on an existing instance)")]
+    BackupsOff(String),
     #[error("DB instance {id} cannot do that now (InvalidDBInstanceState): {message}")]
     InvalidInstanceState { id: String, message: String },
     #[error("security group rule {rule} not found in group {group} (InvalidSecurityGroupRuleId.NotFound)")]

@@ -184,7 +184,10 @@ pub async fn create_replica(
 ) -> Result<InstanceInfo, AwsError> {
     // Asked first: an error that names the missing source, and a replica id already in use is
     // refused here (the emulator would overwrite it).
-    describe(client, source).await?;
+    let origin = describe(client, source).await?;
+    if origin.backup_retention_days == Some(0) {
+        return Err(AwsError::BackupsOff(source.to_owned()));
+    }
     match describe(client, replica).await {
         Ok(_) => return Err(AwsError::InstanceAlreadyExists(replica.to_owned())),
         Err(AwsError::InstanceNotFound(_)) => {}

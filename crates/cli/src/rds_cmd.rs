@@ -347,18 +347,17 @@ async fn status(config: &aws::SdkConfig, args: StatusArgs) -> anyhow::Result<()>
             output::line("lag:        no replica is streaming from it");
         }
         for standby in standbys {
+            let behind = match (standby.unreplayed_bytes, standby.replay_lag_ms) {
+                (Some(0), _) => "nothing left to replay".to_owned(),
+                (bytes, lag) => format!(
+                    "{} bytes of WAL not replayed, replay {} behind",
+                    bytes.map_or_else(|| "?".to_owned(), |b| b.to_string()),
+                    lag.map_or_else(|| "? ms".to_owned(), |ms| format!("{ms:.1} ms"))
+                ),
+            };
             output::line(format!(
-                "lag:        {} {} replay {} behind, {} bytes of WAL not replayed",
-                standby.name,
-                standby.state,
-                standby
-                    .replay_lag_ms
-                    .map(|ms| format!("{:.1} s", ms / 1000.0))
-                    .unwrap_or_else(|| "0 s (nothing to replay)".into()),
-                standby
-                    .unreplayed_bytes
-                    .map(|b| b.to_string())
-                    .unwrap_or_else(|| "?".into())
+                "lag:        {} {}: {behind}",
+                standby.name, standby.state
             ));
         }
     }

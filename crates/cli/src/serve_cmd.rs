@@ -295,10 +295,16 @@ pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     )?;
     let direct = match args.db_pooler {
         db::Pooler::None => Some(target.settings.clone()),
-        db::Pooler::Transaction => match direct_target(&target, &args) {
-            Ok(direct) => Some(direct.settings),
-            Err(_) => None,
-        },
+        // Unset: the feed cache is off (below); set but unusable: refused.
+        db::Pooler::Transaction
+            if args
+                .direct_connection_url
+                .as_deref()
+                .is_none_or(|u| u.trim().is_empty()) =>
+        {
+            None
+        }
+        db::Pooler::Transaction => Some(direct_target(&target, &args)?.settings),
     };
     if let Err(e) = db::health::ping(&pool).await {
         tracing::warn!(error = %e, "the database does not answer yet; serving 503 until it does");

@@ -1,12 +1,12 @@
 //! Reads on streaming standbys (`READ_CONNECTION_URL`), with the primary as the fallback.
 //!
 //! A standby serves a read only while it is known to be at most `max_lag` behind. That is
-//! measured without a query per request: a watcher task reads the primary's flushed WAL
-//! position (`pg_current_wal_flush_lsn()`) every `max_lag / 4`, then asks each standby whether
-//! it has replayed that far (`pg_last_wal_replay_lsn()`). When it has, everything the primary
-//! had committed when the watcher asked is on the standby, so the standby is stale by at most
-//! the time since that question — an upper bound that holds whether the primary is busy or idle
-//! (`now() - pg_last_xact_replay_timestamp()` grows on an idle primary though nothing is
+//! measured without a query per request: a watcher task per standby reads the primary's WAL
+//! insert position (`pg_current_wal_insert_lsn()`) every `max_lag / 4` and keeps the recent
+//! answers, then reads how far the standby has replayed (`pg_last_wal_replay_lsn()`). Once it
+//! has replayed past an answer, everything the primary had committed when the watcher asked is
+//! on the standby, so the standby is stale by at most the time since that question — an
+//! upper bound that holds whether the primary is busy or idle (`now() - pg_last_xact_replay_timestamp()` grows on an idle primary though nothing is
 //! missing, and says nothing about what is not yet replayed). A standby that is down, not in
 //! recovery (promoted: it no longer follows this primary), or stale past `max_lag` is skipped.
 //!
@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
-use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use crate::config::ConnectSettings;
@@ -69,11 +68,13 @@ struct StandbyState {
 }
 
 #[derive(Debug)]
-struct Watcher(JoinHandle<()>);
+struct Watcher(Vec<JoinHandle<()>>);
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.0.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -126,17 +127,16 @@ impl Reads {
         }
         let epoch = Instant::now();
         let every = (max_lag / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        let task = tokio::spawn(watch(
-            watcher_settings(primary_settings),
-            watched,
-            every,
-            epoch,
-        ));
+        let watch_primary = watcher_settings(primary_settings);
+        let tasks = watched
+            .into_iter()
+            .map(|standby| tokio::spawn(watch(watch_primary.clone(), standby, every, epoch)))
+            .collect();
         Ok(Self::assemble(
             primary,
             built,
             max_lag,
-            Some(Watcher(task)),
+            Some(Watcher(tasks)),
             epoch,
         ))
     }
@@ -261,7 +261,7 @@ impl Reads {
     }
 }
 
-/// One standby as the watcher holds it.
+/// One standby as its watcher holds it.
 struct Watched {
     label: String,
     settings: ConnectSettings,
@@ -275,68 +275,79 @@ fn watcher_settings(settings: &ConnectSettings) -> ConnectSettings {
     settings
 }
 
-async fn watch(
-    primary: ConnectSettings,
-    mut standbys: Vec<Watched>,
-    every: Duration,
-    epoch: Instant,
-) {
+/// Primary positions kept: a standby that trails by up to this many checks is still credited
+/// with the newest of them it has passed.
+const POSITIONS_KEPT: usize = 64;
+
+/// Watches one standby (each has its own task, so a hung one delays no other): every `every`,
+/// reads the primary's WAL insert position and the standby's replay position. The insert
+/// position covers every acknowledged commit, even with `synchronous_commit = off` (whose
+/// commits may not be flushed yet). The standby is credited with the latest earlier question
+/// whose answer it has replayed — under a steady write load the standby never catches up with
+/// the very latest position, but it passes one asked a few milliseconds before.
+async fn watch(primary: ConnectSettings, mut standby: Watched, every: Duration, epoch: Instant) {
     let mut primary_client: Option<Client> = None;
+    let mut asked: std::collections::VecDeque<(Instant, u64)> =
+        std::collections::VecDeque::with_capacity(POSITIONS_KEPT);
+    let mut primary_answering = true;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let asked = Instant::now();
-        let position = match primary_position(&mut primary_client, &primary).await {
-            Ok(position) => Some(position),
+        let at = Instant::now();
+        match primary_position(&mut primary_client, &primary).await {
+            Ok(position) => {
+                if asked.len() == POSITIONS_KEPT {
+                    asked.pop_front();
+                }
+                asked.push_back((at, position));
+                if !primary_answering {
+                    tracing::info!("the primary answers the WAL position check again");
+                }
+                primary_answering = true;
+            }
             Err(e) => {
                 primary_client = None;
-                tracing::debug!(error = %e, "cannot read the primary's WAL position; standbys age meanwhile");
-                None
+                if primary_answering {
+                    tracing::warn!(error = %e, "cannot read the primary's WAL position: standbys age until it answers");
+                }
+                primary_answering = false;
             }
-        };
-        for standby in &mut standbys {
-            let outcome = replayed(standby, position.as_deref()).await;
-            let was_up = standby.state.up.load(Ordering::SeqCst);
-            match outcome {
-                Ok(Replay::CaughtUp) => {
-                    let nanos = u64::try_from(asked.duration_since(epoch).as_nanos())
-                        .unwrap_or(u64::MAX - 1);
-                    standby.state.caught_up.store(nanos + 1, Ordering::SeqCst);
-                    mark_up(standby, was_up);
+        }
+        let was_up = standby.state.up.load(Ordering::SeqCst);
+        match replayed(&mut standby).await {
+            Ok(Some(replayed)) => {
+                // The newest question whose answer the standby has replayed.
+                if let Some((at, _)) = asked.iter().rev().find(|(_, pos)| *pos <= replayed) {
+                    let nanos =
+                        u64::try_from(at.duration_since(epoch).as_nanos()).unwrap_or(u64::MAX - 1);
+                    standby
+                        .state
+                        .caught_up
+                        .fetch_max(nanos + 1, Ordering::SeqCst);
                 }
-                Ok(Replay::Behind) => mark_up(standby, was_up),
-                Ok(Replay::NotInRecovery) => {
-                    standby.state.up.store(false, Ordering::SeqCst);
-                    if was_up {
-                        tracing::warn!(standby = %standby.label,
-                            "the standby is not in recovery (promoted?): reads no longer go to it");
-                    }
+                standby.state.up.store(true, Ordering::SeqCst);
+                if !was_up {
+                    tracing::info!(standby = %standby.label, "the standby answers: it serves reads while it keeps up");
                 }
-                Err(e) => {
-                    standby.client = None;
-                    standby.state.up.store(false, Ordering::SeqCst);
-                    if was_up {
-                        tracing::warn!(standby = %standby.label, error = %e,
-                            "the standby does not answer: reads go to the primary");
-                    }
+            }
+            Ok(None) => {
+                standby.state.up.store(false, Ordering::SeqCst);
+                if was_up {
+                    tracing::warn!(standby = %standby.label,
+                        "the standby is not in recovery (promoted?): reads no longer go to it");
+                }
+            }
+            Err(e) => {
+                standby.client = None;
+                standby.state.up.store(false, Ordering::SeqCst);
+                if was_up {
+                    tracing::warn!(standby = %standby.label, error = %e,
+                        "the standby does not answer: reads go to the primary");
                 }
             }
         }
     }
-}
-
-fn mark_up(standby: &Watched, was_up: bool) {
-    standby.state.up.store(true, Ordering::SeqCst);
-    if !was_up {
-        tracing::info!(standby = %standby.label, "the standby answers: it serves reads while it keeps up");
-    }
-}
-
-enum Replay {
-    CaughtUp,
-    Behind,
-    NotInRecovery,
 }
 
 async fn connected<'c>(
@@ -352,37 +363,111 @@ async fn connected<'c>(
 async fn primary_position(
     client: &mut Option<Client>,
     settings: &ConnectSettings,
-) -> Result<String, DbError> {
+) -> Result<u64, DbError> {
     let ask = async {
         let client = connected(client, settings).await?;
         let row = client
-            .query_typed_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+            .query_typed_one(
+                "SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int8, \
+                 (SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size')",
+                &[],
+            )
             .await?;
-        Ok::<_, DbError>(row.try_get::<_, String>(0)?)
+        let text: String = row.try_get(0)?;
+        let block: i64 = row.try_get(1)?;
+        let segment: i64 = row.try_get(2)?;
+        let position = parse_lsn(&text)
+            .ok_or_else(|| DbError::unavailable(format!("unreadable WAL position {text}")))?;
+        Ok(without_page_header(
+            position,
+            u64::try_from(block).unwrap_or(8192),
+            u64::try_from(segment).unwrap_or(16 << 20),
+        ))
     };
     tokio::time::timeout(CHECK_TIMEOUT, ask)
         .await
         .map_err(|_| DbError::unavailable("the primary did not answer the WAL position check"))?
 }
 
-async fn replayed(standby: &mut Watched, position: Option<&str>) -> Result<Replay, DbError> {
+/// How far the standby has replayed; `None` when it is not in recovery (a primary of its own).
+async fn replayed(standby: &mut Watched) -> Result<Option<u64>, DbError> {
     let ask = async {
         let client = connected(&mut standby.client, &standby.settings).await?;
         let row = client
             .query_typed_one(
-                "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
-                &[(&position, Type::TEXT)],
+                "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, '0/0')",
+                &[],
             )
             .await?;
         let in_recovery: bool = row.try_get(0)?;
-        let caught_up: bool = row.try_get(1)?;
-        Ok::<_, DbError>(match (in_recovery, caught_up) {
-            (false, _) => Replay::NotInRecovery,
-            (true, true) => Replay::CaughtUp,
-            (true, false) => Replay::Behind,
-        })
+        let text: String = row.try_get(1)?;
+        if !in_recovery {
+            return Ok(None);
+        }
+        parse_lsn(&text)
+            .map(Some)
+            .ok_or_else(|| DbError::unavailable(format!("unreadable replay position {text}")))
     };
     tokio::time::timeout(CHECK_TIMEOUT, ask)
         .await
         .map_err(|_| DbError::unavailable("the standby did not answer the replay check"))?
+}
+
+/// Page header sizes of the WAL (`SizeOfXLogShortPHD`, `SizeOfXLogLongPHD` on 64-bit builds).
+const SHORT_PAGE_HEADER: u64 = 24;
+const LONG_PAGE_HEADER: u64 = 40;
+
+/// The insert position as a standby that has replayed everything reports it. When nothing has
+/// been written on the current WAL page yet, `pg_current_wal_insert_lsn()` points past that
+/// page's header, while replay stops at the end of the last record: the page's start. Without
+/// this, an idle primary at a page boundary would never count a standby as caught up (seen: a
+/// standby at 0/3000000 while the primary said 0/3000028, until the next WAL record).
+fn without_page_header(position: u64, block: u64, segment: u64) -> u64 {
+    if segment > 0 && position % segment == LONG_PAGE_HEADER {
+        position - LONG_PAGE_HEADER
+    } else if block > 0
+        && segment > 0
+        && position % segment != SHORT_PAGE_HEADER
+        && position % block == SHORT_PAGE_HEADER
+    {
+        position - SHORT_PAGE_HEADER
+    } else {
+        position
+    }
+}
+
+/// A `pg_lsn` as PostgreSQL prints it (`16/B374D848`: two hexadecimal halves).
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (high, low) = text.split_once('/')?;
+    let high = u64::from_str_radix(high, 16).ok()?;
+    let low = u64::from_str_radix(low, 16).ok()?;
+    (high <= u64::from(u32::MAX) && low <= u64::from(u32::MAX)).then_some((high << 32) | low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_lsn, without_page_header};
+
+    #[test]
+    fn a_position_just_past_a_page_header_is_the_pages_start() {
+        const BLOCK: u64 = 8192;
+        const SEGMENT: u64 = 16 << 20;
+        // The first page of a segment has the long header, every other page the short one.
+        assert_eq!(without_page_header(0x300_0028, BLOCK, SEGMENT), 0x300_0000);
+        assert_eq!(without_page_header(0x300_2018, BLOCK, SEGMENT), 0x300_2000);
+        // Positions inside a page's data are left alone, 40 bytes into a page too.
+        assert_eq!(without_page_header(0x300_2028, BLOCK, SEGMENT), 0x300_2028);
+        assert_eq!(without_page_header(0x300_0018, BLOCK, SEGMENT), 0x300_0018);
+        assert_eq!(without_page_header(0x300_1234, BLOCK, SEGMENT), 0x300_1234);
+    }
+
+    #[test]
+    fn lsns_compare_as_positions() {
+        assert_eq!(parse_lsn("0/0"), Some(0));
+        assert_eq!(parse_lsn("16/B374D848"), Some((0x16 << 32) | 0xB374_D848));
+        assert!(parse_lsn("1/0") > parse_lsn("0/FFFFFFFF"));
+        for bad in ["", "16", "x/1", "1/", "100000000/0"] {
+            assert_eq!(parse_lsn(bad), None, "{bad}");
+        }
+    }
 }

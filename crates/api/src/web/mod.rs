@@ -15,7 +15,7 @@ pub mod sentences;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -97,6 +97,18 @@ fn page(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
+/// Sent by the page's script when it reads a page again right after its own post: that read
+/// must show the post, so no standby may serve it unless proven to hold it (see `db::reads`).
+pub const AFTER_WRITE_HEADER: &str = "x-after-write";
+
+/// The freshness a page read needs: everything committed before now, after the reader's own
+/// write; otherwise whatever a standby within the lag bound holds.
+fn freshness(headers: &HeaderMap) -> Option<std::time::Instant> {
+    headers
+        .contains_key(AFTER_WRITE_HEADER)
+        .then(std::time::Instant::now)
+}
+
 async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
     let posting = match state.author_mode {
         AuthorMode::Dev => Posting::AsAnyOf(
@@ -172,15 +184,17 @@ impl IntoResponse for PageError {
 
 async fn home(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<HomeQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    let fresh = freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let before = cursor(query.before.as_deref())?;
     // One more than shown: an "older" link only when there is something older.
     let replies = state.item_replies;
     let mut items = state
         .reads
-        .read(None, move |pool| async move {
+        .read(fresh, move |pool| async move {
             activities::list_home_feed(&pool, PAGE + 1, before, replies).await
         })
         .await?;
@@ -194,14 +208,16 @@ async fn home(
 
 async fn user(
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
+    let fresh = freshness(&headers);
     let handle = parse_handle(&handle)?;
     let replies = state.item_replies;
     let handle = handle.as_str();
     let found = state
         .reads
-        .read(None, move |pool| async move {
+        .read(fresh, move |pool| async move {
             db::users::show_user_page(&pool, handle, PAGE, replies).await
         })
         .await?
@@ -220,9 +236,11 @@ async fn user(
 
 async fn status(
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((handle, uuid)): PathParams<(String, String)>,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    let fresh = freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;
@@ -230,7 +248,7 @@ async fn status(
     let handle = handle.as_str();
     let mut found = state
         .reads
-        .read(None, move |pool| async move {
+        .read(fresh, move |pool| async move {
             activities::show_activity(&pool, handle, uuid, PAGE + 1, after).await
         })
         .await?

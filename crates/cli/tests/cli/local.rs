@@ -223,6 +223,40 @@ fn a_standby_takes_one_command_and_up_reads_from_it() {
         "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The primary would have answered too: the standby's own sessions show where reads go.
+    // The first reads may precede the watcher's first proof that the standby keeps up (and the
+    // feed is kept in memory), so user pages are read until one reaches it, for at most 20 s.
+    let password = std::fs::read_to_string(home.0.path().join("standby/password")).unwrap();
+    let standby = db::DatabaseUrl::new(format!(
+        "postgres://postgres:{}@127.0.0.1:{}/cruddur?sslmode=disable",
+        password.trim(),
+        standby_port.trim()
+    ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime
+        .block_on(db::pool::connect(&standby.parse().unwrap()))
+        .unwrap();
+    let sessions = || -> i64 {
+        runtime
+            .block_on(client.query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cruddur' AND pid <> pg_backend_pid()",
+                &[],
+            ))
+            .unwrap()
+            .get(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut served = 0;
+    while served == 0 && std::time::Instant::now() < deadline {
+        let page = crate::serve::http(
+            &addr,
+            "GET /api/activities/@andrewbrown HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        served = sessions();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(served >= 1, "no session of the server on the standby");
     drop(server);
     home.cmd()
         .args(["local", "standby", "stop"])

@@ -454,30 +454,59 @@ fn a_missing_region_is_named() {
 #[tokio::test]
 async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
     let region = fresh_region();
+    // The seed's instance keeps no backups, which RDS requires of a replica's source.
     create(region).success();
     cruddur_aws(region)
-        .args(["rds", "status"])
+        .args(["rds", "create-replica", "--replica", "r0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "cruddur-db-instance keeps no automated backups",
+        ));
+    let source = "cruddur-backed";
+    cruddur_aws(region)
+        .args([
+            "rds",
+            "create",
+            "--identifier",
+            source,
+            "--backup-retention",
+            "1",
+        ])
+        .env("MASTER_USERNAME", "cruddurroot")
+        .env("MASTER_USER_PASSWORD", PASSWORD)
+        .assert()
+        .success();
+    cruddur_aws(region)
+        .args(["rds", "status", "--identifier", source])
         .assert()
         .success()
         .stdout(predicate::str::contains("replicas:   none"));
     cruddur_aws(region)
-        .args(["rds", "create-replica", "--replica", "cruddur-read-1"])
+        .args([
+            "rds",
+            "create-replica",
+            "--identifier",
+            source,
+            "--replica",
+            "cruddur-read-1",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "creating cruddur-read-1 as a read replica of cruddur-db-instance",
+            "creating cruddur-read-1 as a read replica of cruddur-backed",
         ));
     let config = sdk_config(region).await;
     let replica = aws::rds::describe(&aws::rds_client(&config), "cruddur-read-1")
         .await
         .unwrap();
-    assert_eq!(replica.replica_of.as_deref(), Some("cruddur-db-instance"));
+    assert_eq!(replica.replica_of.as_deref(), Some(source));
     assert_eq!(
         replica.class, "db.t3.micro",
         "the source's class by default"
     );
     cruddur_aws(region)
-        .args(["rds", "status"])
+        .args(["rds", "status", "--identifier", source])
         .assert()
         .success()
         .stdout(
@@ -490,11 +519,18 @@ async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
         .args(["rds", "status", "--identifier", "cruddur-read-1"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("replica of: cruddur-db-instance"));
+        .stdout(predicate::str::contains("replica of: cruddur-backed"));
 
     // A name in use, a source that does not exist: refused before anything is asked for.
     cruddur_aws(region)
-        .args(["rds", "create-replica", "--replica", "cruddur-read-1"])
+        .args([
+            "rds",
+            "create-replica",
+            "--identifier",
+            source,
+            "--replica",
+            "cruddur-read-1",
+        ])
         .assert()
         .failure()
         .stderr(predicate::str::contains("cruddur-read-1 already exists"));
@@ -517,17 +553,11 @@ async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
         .failure()
         .stderr(predicate::str::contains("without --yes"));
     cruddur_aws(region)
-        .args([
-            "rds",
-            "promote",
-            "--replica",
-            "cruddur-db-instance",
-            "--yes",
-        ])
+        .args(["rds", "promote", "--replica", source, "--yes"])
         .assert()
         .failure()
         .stderr(predicate::str::contains(
-            "cruddur-db-instance is not a read replica",
+            "cruddur-backed is not a read replica",
         ));
     cruddur_aws(region)
         .args(["rds", "promote", "--replica", "cruddur-read-1", "--yes"])
@@ -542,25 +572,59 @@ async fn status_lag_reads_the_sources_replication_view() {
     create(region).success();
     let primary = test_db::OwnCluster::start(local_cluster::Durability::Ephemeral, false).await;
     let url = primary.url(test_db::OWN_DATABASE);
-    cruddur_aws(region)
-        .args(["rds", "status", "--lag"])
-        .env("PROD_CONNECTION_URL", url.expose())
-        .assert()
-        .success()
+    let status_lag = || {
+        cruddur_aws(region)
+            .args(["rds", "status", "--lag"])
+            .env("PROD_CONNECTION_URL", url.expose())
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(primary_password(&url)).not())
+    };
+    status_lag().stdout(predicate::str::contains(
+        "lag:        no replica is streaming from it",
+    ));
+    let standby = primary.start_standby().await;
+    let on_primary = primary.connect(test_db::OWN_DATABASE).await;
+    test_db::wait_until("the standby has replayed everything", async || {
+        on_primary
+            .query_one(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND replay_lsn = pg_current_wal_lsn()",
+                &[],
+            )
+            .await
+            .is_ok_and(|row| row.get::<_, i64>(0) == 1)
+    })
+    .await;
+    status_lag()
         .stdout(predicate::str::contains(
-            "lag:        no replica is streaming from it",
-        ));
-    let _standby = primary.start_standby().await;
-    cruddur_aws(region)
-        .args(["rds", "status", "--lag"])
-        .env("PROD_CONNECTION_URL", url.expose())
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::is_match(r"lag:\s+walreceiver streaming replay \S+ s.* behind, \d+ bytes of WAL not replayed")
-                .unwrap(),
-        )
+            "lag:        walreceiver streaming: nothing left to replay",
+        ))
         .stdout(predicate::str::contains(primary_password(&url)).not());
+    // Replay paused, then a write: the source sees WAL the standby has not replayed.
+    standby
+        .connect(test_db::OWN_DATABASE)
+        .await
+        .execute("SELECT pg_wal_replay_pause()", &[])
+        .await
+        .unwrap();
+    on_primary
+        .batch_execute("CREATE TABLE written_while_paused (n int); INSERT INTO written_while_paused VALUES (1)")
+        .await
+        .unwrap();
+    test_db::wait_until("the standby has received the write", async || {
+        on_primary
+            .query_one(
+                "SELECT count(*) FROM pg_stat_replication WHERE flush_lsn >= pg_current_wal_lsn()",
+                &[],
+            )
+            .await
+            .is_ok_and(|row| row.get::<_, i64>(0) == 1)
+    })
+    .await;
+    status_lag().stdout(
+        predicate::str::is_match(r"lag:\s+walreceiver streaming: [1-9]\d* bytes of WAL not replayed, replay \S+ ms behind")
+            .unwrap(),
+    );
     cruddur_aws(region)
         .args(["rds", "status", "--lag"])
         .env_remove("PROD_CONNECTION_URL")
