@@ -331,6 +331,11 @@ async fn status(config: &aws::SdkConfig, args: StatusArgs) -> anyhow::Result<()>
         }
     }
     if args.lag {
+        crate::target::refuse_password_in_argv(
+            args.prod_connection_url.as_deref(),
+            "PROD_CONNECTION_URL",
+            "--prod-connection-url",
+        )?;
         let raw = args
             .prod_connection_url
             .as_deref()

@@ -198,6 +198,7 @@ pub struct UpArgs {
 /// `up`: prepare the database, seed an empty one (demo users only where allowed), then serve.
 pub async fn up(target: Target, mut args: UpArgs) -> anyhow::Result<()> {
     output::heading("up");
+    refuse_passwords_in_argv(&args.serve)?;
     if target.cluster.is_some() {
         crate::db_cmd::ensure_database(&target).await?;
     }
@@ -233,7 +234,7 @@ pub async fn up(target: Target, mut args: UpArgs) -> anyhow::Result<()> {
         let url = standby.url(running.port, local_cluster::APP_DATABASE)?;
         args.serve.read_connection_url = Some(url.expose().to_owned());
     }
-    serve(target, args.serve).await
+    serve_checked(target, args.serve).await
 }
 
 /// DIRECT_CONNECTION_URL as a target, required behind a transaction pooler.
@@ -276,7 +277,26 @@ fn read_urls(args: &ServeArgs) -> anyhow::Result<Vec<db::ConnectSettings>> {
         .collect()
 }
 
+/// Refuses the URL options' values that came from the command line with a password.
+fn refuse_passwords_in_argv(args: &ServeArgs) -> anyhow::Result<()> {
+    crate::target::refuse_password_in_argv(
+        args.read_connection_url.as_deref(),
+        "READ_CONNECTION_URL",
+        "--read-connection-url",
+    )?;
+    crate::target::refuse_password_in_argv(
+        args.direct_connection_url.as_deref(),
+        "DIRECT_CONNECTION_URL",
+        "--direct-connection-url",
+    )
+}
+
 pub async fn serve(target: Target, args: ServeArgs) -> anyhow::Result<()> {
+    refuse_passwords_in_argv(&args)?;
+    serve_checked(target, args).await
+}
+
+async fn serve_checked(target: Target, args: ServeArgs) -> anyhow::Result<()> {
     let tuning = PoolSettings {
         max_size: args.db_pool_max_size,
         acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),

@@ -57,6 +57,29 @@ pub struct ConnectionArgs {
 /// libpq's variable for a password kept out of the URL; honoured for URLs without one.
 pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
+/// Refuses URLs holding a password given on the command line (every user of the machine can
+/// read a process's arguments) for an option that also reads `env`: a value that is not the
+/// environment's came from the command line.
+pub fn refuse_password_in_argv(value: Option<&str>, env: &str, flag: &str) -> anyhow::Result<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if std::env::var(env).is_ok_and(|from_env| from_env == value) {
+        return Ok(());
+    }
+    let holds_password = value.split_whitespace().any(|one| {
+        DatabaseUrl::new(one)
+            .parse()
+            .is_ok_and(|s| s.pg.get_password().is_some())
+    });
+    if holds_password {
+        bail!(
+            "{flag} holds a password, which every user of this machine can read in the process list; set {env} instead, or leave the password out and set PGPASSWORD"
+        );
+    }
+    Ok(())
+}
+
 /// `settings` with PGPASSWORD as the password when the URL gives none.
 pub fn with_env_password(mut settings: ConnectSettings) -> ConnectSettings {
     if settings.pg.get_password().is_none() {

@@ -51,6 +51,22 @@ async fn pgpassword_completes_a_url_given_without_one() {
 }
 
 #[test]
+fn read_and_direct_urls_with_a_password_are_refused_on_the_command_line() {
+    for flag in ["--read-connection-url", "--direct-connection-url"] {
+        crate::cruddur()
+            .args(["serve", flag, "postgres://u:hunter2@127.0.0.1:1/db"])
+            .env_remove("READ_CONNECTION_URL")
+            .env_remove("DIRECT_CONNECTION_URL")
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(format!(
+                "{flag} holds a password"
+            )))
+            .stderr(predicates::str::contains("hunter2").not());
+    }
+}
+
+#[test]
 fn destructive_commands_on_a_database_elsewhere_refuse_without_yes() {
     let url = format!("postgres://admin:{SECRET}@{REMOTE}:5432/cruddur?connect_timeout=1");
     for args in [
