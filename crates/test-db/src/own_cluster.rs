@@ -99,6 +99,42 @@ impl OwnCluster {
 }
 
 impl OwnStandby {
+    /// Pauses replay and waits until it has paused: `pg_wal_replay_pause()` only asks, and the
+    /// standby stops at the next WAL record it would apply, so records are written on `primary`
+    /// (a non-transactional message, nothing a test reads) until it reports `paused`. From then
+    /// on nothing written on the primary reaches the standby's data.
+    pub async fn pause_replay(&self, primary: &OwnCluster) {
+        let on_standby = self.connect(OWN_DATABASE).await;
+        on_standby
+            .execute("SELECT pg_wal_replay_pause()", &[])
+            .await
+            .expect("ask the standby to pause");
+        let on_primary = primary.connect(OWN_DATABASE).await;
+        crate::wait_until("the standby's replay is paused", async || {
+            on_primary
+                .execute(
+                    "SELECT pg_logical_emit_message(false, 'cruddur-test', 'nudge')",
+                    &[],
+                )
+                .await
+                .expect("a WAL record on the primary");
+            on_standby
+                .query_one("SELECT pg_get_wal_replay_pause_state()", &[])
+                .await
+                .is_ok_and(|row| row.get::<_, String>(0) == "paused")
+        })
+        .await;
+    }
+
+    /// Resumes replay after [`Self::pause_replay`].
+    pub async fn resume_replay(&self) {
+        self.connect(OWN_DATABASE)
+            .await
+            .execute("SELECT pg_wal_replay_resume()", &[])
+            .await
+            .expect("resume the standby's replay");
+    }
+
     pub fn url(&self, dbname: &str) -> DatabaseUrl {
         self.cluster
             .url(self.port, dbname)

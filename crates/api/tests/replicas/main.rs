@@ -305,11 +305,7 @@ async fn a_standby_keeping_up_with_a_steady_write_load_keeps_serving() {
 async fn a_standby_paused_past_the_lag_bound_serves_nothing_until_it_catches_up() {
     let replicated = Replicated::start(Duration::from_millis(500)).await;
     let router = replicated.router();
-    let on_standby = replicated.standby.connect(OWN_DATABASE).await;
-    on_standby
-        .execute("SELECT pg_wal_replay_pause()", &[])
-        .await
-        .unwrap();
+    replicated.standby.pause_replay(&replicated.primary).await;
     let created = create(&router, "not replayed yet").await;
     let status = format!(
         "/api/activities/@andrewbrown/status/{}",
@@ -322,10 +318,7 @@ async fn a_standby_paused_past_the_lag_bound_serves_nothing_until_it_catches_up(
     assert_eq!(code, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(replicated.reads.reads_on_primary(), on_primary + 1);
 
-    on_standby
-        .execute("SELECT pg_wal_replay_resume()", &[])
-        .await
-        .unwrap();
+    replicated.standby.resume_replay().await;
     replicated.wait_until_serving(true).await;
     let served = replicated.reads.reads_on_standbys();
     let (code, _) = get(&router, &status).await;
@@ -345,10 +338,7 @@ async fn the_feed_cache_rebuilds_after_a_notification_from_a_server_that_has_the
     let (status, _) = get(&router, "/api/activities/home").await;
     assert_eq!(status, StatusCode::OK);
     let on_standby = replicated.standby.connect(OWN_DATABASE).await;
-    on_standby
-        .execute("SELECT pg_wal_replay_pause()", &[])
-        .await
-        .unwrap();
+    replicated.standby.pause_replay(&replicated.primary).await;
     // Another server writes: this one hears of it only through NOTIFY.
     let other = router_on_primary_only(&replicated);
     let created = create(&other, "written by another server").await;
@@ -415,13 +405,7 @@ async fn wait_for_feed_change(router: &Router, created: &Value) -> (StatusCode, 
 async fn the_web_page_read_again_after_its_own_post_shows_it_even_with_the_standby_behind() {
     let replicated = Replicated::start(Duration::from_secs(120)).await;
     let router = replicated.router();
-    replicated
-        .standby
-        .connect(OWN_DATABASE)
-        .await
-        .execute("SELECT pg_wal_replay_pause()", &[])
-        .await
-        .unwrap();
+    replicated.standby.pause_replay(&replicated.primary).await;
     create(&router, "posted from the page").await;
     let page = |after_write: bool| {
         let mut request = Request::get("/");

@@ -601,12 +601,7 @@ async fn status_lag_reads_the_sources_replication_view() {
         ))
         .stdout(predicate::str::contains(primary_password(&url)).not());
     // Replay paused, then a write: the source sees WAL the standby has not replayed.
-    standby
-        .connect(test_db::OWN_DATABASE)
-        .await
-        .execute("SELECT pg_wal_replay_pause()", &[])
-        .await
-        .unwrap();
+    standby.pause_replay(&primary).await;
     on_primary
         .batch_execute("CREATE TABLE written_while_paused (n int); INSERT INTO written_while_paused VALUES (1)")
         .await
