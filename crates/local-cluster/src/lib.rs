@@ -294,18 +294,7 @@ impl Cluster {
             self.base_backup(primary)?;
             return Ok(true);
         }
-        let data = self.data_dir();
-        let run = self.run_dir();
-        // Whatever is there (a half-made cluster, or a link planted in its place) goes; the
-        // folders are then made fresh, never reused.
-        for dir in [&data, &run] {
-            remove_entry(dir)?;
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| EmbeddedError::io(format!("create {}", dir.display()), e))?;
-            self.user.own(dir)?;
-        }
+        let (data, run) = self.fresh_folders()?;
         let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
         write_private(&self.password_file(), &password)?;
         let pwfile = run.join("initdb.pw");
@@ -336,6 +325,22 @@ impl Cluster {
         self.append_settings()?;
         tracing::info!(data_dir = %data.display(), "initialized the embedded cluster");
         Ok(true)
+    }
+
+    /// Makes `pgdata/` and `run/` anew for the server user and returns them. Whatever is there
+    /// (a half-made cluster, or a link planted in its place) goes: never reused.
+    fn fresh_folders(&self) -> Result<(PathBuf, PathBuf), EmbeddedError> {
+        let data = self.data_dir();
+        let run = self.run_dir();
+        for dir in [&data, &run] {
+            remove_entry(dir)?;
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| EmbeddedError::io(format!("create {}", dir.display()), e))?;
+            self.user.own(dir)?;
+        }
+        Ok((data, run))
     }
 
     fn append_settings(&self) -> Result<(), EmbeddedError> {

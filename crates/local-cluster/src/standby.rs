@@ -72,16 +72,7 @@ impl Cluster {
         let password = fs::read_to_string(primary.password_file())
             .map_err(|e| EmbeddedError::io("read the primary's password", e))?;
         let password = password.trim();
-        let data = self.data_dir();
-        let run = self.run_dir();
-        for dir in [&data, &run] {
-            remove_entry(dir)?;
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| EmbeddedError::io(format!("create {}", dir.display()), e))?;
-            self.user.own(dir)?;
-        }
+        let (data, run) = self.fresh_folders()?;
         write_private(&self.password_file(), password)?;
         // libpq's passfile format: host:port:database:user:password (`:` and `\` escaped).
         let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
