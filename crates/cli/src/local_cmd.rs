@@ -154,33 +154,22 @@ async fn standby(command: StandbyCommand, primary: &local_cluster::Cluster) -> a
 /// What the standby says of its replay.
 async fn replay_report(url: &db::DatabaseUrl) -> anyhow::Result<Vec<String>> {
     let client = db::pool::connect(&url.parse()?).await?;
-    let row = client
-        .query_one(
-            "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, \
-             extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, \
-             (SELECT status FROM pg_stat_wal_receiver)",
-            &[],
-        )
-        .await?;
-    let in_recovery: bool = row.get(0);
-    if !in_recovery {
+    let replay = db::admin::standby_replay(&client).await?;
+    if !replay.in_recovery {
         return Ok(vec![
             "role: NOT in recovery (promoted): it no longer follows the primary".to_owned(),
         ]);
     }
-    let replayed: Option<String> = row.get(1);
-    let since_last: Option<f64> = row.get(2);
-    let receiver: Option<String> = row.get(3);
     Ok(vec![
         format!(
             "role: standby, WAL receiver {}",
-            receiver.as_deref().unwrap_or("not running")
+            replay.receiver.as_deref().unwrap_or("not running")
         ),
         format!(
             "replayed up to {}",
-            replayed.as_deref().unwrap_or("nothing yet")
+            replay.replayed.as_deref().unwrap_or("nothing yet")
         ),
-        match since_last {
+        match replay.since_last_commit_secs {
             Some(secs) => format!(
                 "last replayed commit: {secs:.1} s ago (an idle primary makes this grow too)"
             ),

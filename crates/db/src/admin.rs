@@ -162,3 +162,27 @@ pub async fn replication(client: &Client) -> Result<Vec<Replication>, DbError> {
         })
         .collect()
 }
+
+/// What a standby says of its own replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandbyReplay {
+    pub in_recovery: bool,
+    pub replayed: Option<String>,
+    /// Seconds since the last replayed commit (it grows on an idle primary too).
+    pub since_last_commit_secs: Option<f64>,
+    /// The WAL receiver's status (`streaming`, …), `None` when none runs.
+    pub receiver: Option<String>,
+}
+
+/// The replay state of the server `client` is connected to (a standby, or not in recovery).
+pub async fn standby_replay(client: &Client) -> Result<StandbyReplay, DbError> {
+    let row = client
+        .query_one(include_str!("../sql/admin/standby_replay.sql"), &[])
+        .await?;
+    Ok(StandbyReplay {
+        in_recovery: row.try_get("in_recovery")?,
+        replayed: row.try_get("replayed")?,
+        since_last_commit_secs: row.try_get("since_last_commit_secs")?,
+        receiver: row.try_get("receiver")?,
+    })
+}
