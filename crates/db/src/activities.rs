@@ -37,15 +37,13 @@ pub async fn list_home_feed(
     let client = checkout(pool).await?;
     let rows = match before {
         None => {
-            let statement = &LIST_HOME_FEED;
             pool.on(&client)
-                .query(statement, &[&limit, &replies])
+                .query(&LIST_HOME_FEED, &[&limit, &replies])
                 .await?
         }
         Some(cursor) => {
-            let statement = &LIST_HOME_FEED_BEFORE;
             pool.on(&client)
-                .query(statement, &[&limit, &cursor, &replies])
+                .query(&LIST_HOME_FEED_BEFORE, &[&limit, &cursor, &replies])
                 .await?
         }
     };
@@ -62,10 +60,9 @@ pub async fn home_feed_snapshot(
     replies: i64,
 ) -> Result<(Vec<FeedItem>, Option<DateTime<Utc>>), DbError> {
     let client = checkout(pool).await?;
-    let statement = &LIST_HOME_FEED_TIMED;
     let rows = pool
         .on(&client)
-        .query(statement, &[&limit, &replies])
+        .query(&LIST_HOME_FEED_TIMED, &[&limit, &replies])
         .await?;
     let db_now = rows
         .first()
@@ -97,10 +94,9 @@ pub async fn purge_expired(
     max_batches: u64,
 ) -> Result<PurgeReport, DbError> {
     let client = checkout(pool).await?;
-    let statement = &PURGE_EXPIRED;
     let mut report = PurgeReport::default();
     while report.batches < max_batches {
-        let deleted = pool.on(&client).execute(statement, &[&batch]).await?;
+        let deleted = pool.on(&client).execute(&PURGE_EXPIRED, &[&batch]).await?;
         report.batches += 1;
         report.cruds += deleted;
         if i64::try_from(deleted).unwrap_or(i64::MAX) < batch {
@@ -118,11 +114,10 @@ pub async fn create_reply(
     reply: &NewReply,
 ) -> Result<ReplyOutcome, DbError> {
     let client = checkout(pool).await?;
-    let statement = &CREATE_REPLY;
     let row = pool
         .on(&client)
         .query_one(
-            statement,
+            &CREATE_REPLY,
             &[&parent, &reply.author.as_str(), &reply.message.as_str()],
         )
         .await?;
@@ -153,15 +148,13 @@ pub async fn show_activity(
     let client = checkout(pool).await?;
     let row = match after {
         None => {
-            let statement = &SHOW_ACTIVITY;
             pool.on(&client)
-                .query_opt(statement, &[&handle, &uuid, &limit])
+                .query_opt(&SHOW_ACTIVITY, &[&handle, &uuid, &limit])
                 .await?
         }
         Some(cursor) => {
-            let statement = &SHOW_ACTIVITY_AFTER;
             pool.on(&client)
-                .query_opt(statement, &[&handle, &uuid, &limit, &cursor])
+                .query_opt(&SHOW_ACTIVITY_AFTER, &[&handle, &uuid, &limit, &cursor])
                 .await?
         }
     };

@@ -7,7 +7,6 @@ use crate::statement::PING;
 /// Runs `SELECT 1` on a pooled connection.
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = checkout(pool).await?;
-    let statement = &PING;
-    pool.on(&client).query_one(statement, &[]).await?;
+    pool.on(&client).query_one(&PING, &[]).await?;
     Ok(())
 }

@@ -47,11 +47,10 @@ pub async fn insert_from_cognito(
     user: &NewCognitoUser<'_>,
 ) -> Result<CognitoInsert, DbError> {
     let client = checkout(pool).await?;
-    let statement = &INSERT_FROM_COGNITO;
     let row = pool
         .on(&client)
         .query_opt(
-            statement,
+            &INSERT_FROM_COGNITO,
             &[
                 &user.display_name,
                 &user.email,
@@ -64,10 +63,9 @@ pub async fn insert_from_cognito(
         return Ok(CognitoInsert::Inserted(row.try_get("uuid")?));
     }
     // A second statement, so a new snapshot: it sees a concurrent delivery's committed row.
-    let statement = &FIND_USER_BY_COGNITO_ID;
     let present = pool
         .on(&client)
-        .query_opt(statement, &[&user.cognito_user_id])
+        .query_opt(&FIND_USER_BY_COGNITO_ID, &[&user.cognito_user_id])
         .await?;
     Ok(if present.is_some() {
         CognitoInsert::AlreadyPresent
@@ -121,10 +119,9 @@ pub async fn show_user_page(
     replies: i64,
 ) -> Result<Option<UserPage>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &SHOW_USER_PAGE;
     let rows = pool
         .on(&client)
-        .query(statement, &[&handle, &limit, &replies])
+        .query(&SHOW_USER_PAGE, &[&handle, &limit, &replies])
         .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
@@ -148,16 +145,17 @@ pub async fn show_user_page(
 
 pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &FIND_USER_SHORT;
-    let row = pool.on(&client).query_opt(statement, &[&handle]).await?;
+    let row = pool
+        .on(&client)
+        .query_opt(&FIND_USER_SHORT, &[&handle])
+        .await?;
     row.map(|r| user_short(&r)).transpose()
 }
 
 /// Up to `limit` users by handle: who the web page's dev-mode author picker offers.
 pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &LIST_AUTHORS;
-    let rows = pool.on(&client).query(statement, &[&limit]).await?;
+    let rows = pool.on(&client).query(&LIST_AUTHORS, &[&limit]).await?;
     rows.iter().map(user_short).collect()
 }
 
@@ -165,8 +163,10 @@ pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbE
 /// was ever recorded for them.
 pub async fn find_user_by_cognito_id(pool: &Pool, sub: &str) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &FIND_USER_BY_COGNITO_ID;
-    let row = pool.on(&client).query_opt(statement, &[&sub]).await?;
+    let row = pool
+        .on(&client)
+        .query_opt(&FIND_USER_BY_COGNITO_ID, &[&sub])
+        .await?;
     row.map(|r| user_short(&r)).transpose()
 }
 
@@ -177,11 +177,10 @@ pub async fn update_profile(
     profile: &domain::ProfileUpdate,
 ) -> Result<Option<UserShort>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &UPDATE_PROFILE;
     let row = pool
         .on(&client)
         .query_opt(
-            statement,
+            &UPDATE_PROFILE,
             &[
                 &handle,
                 &profile.display_name.as_str(),
@@ -203,8 +202,10 @@ fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
 /// Whether `handle` is held by anyone, regardless of case (the pre-sign-up check).
 pub async fn handle_taken(pool: &Pool, handle: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
-    let statement = &HANDLE_TAKEN;
-    let row = pool.on(&client).query_one(statement, &[&handle]).await?;
+    let row = pool
+        .on(&client)
+        .query_one(&HANDLE_TAKEN, &[&handle])
+        .await?;
     Ok(row.try_get("taken")?)
 }
 
@@ -229,9 +230,8 @@ impl std::fmt::Debug for PlaceholderUser {
 /// Users still carrying a placeholder `cognito_user_id`, by handle.
 pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>, DbError> {
     let client = checkout(pool).await?;
-    let statement = &LIST_PLACEHOLDER_USERS;
     pool.on(&client)
-        .query(statement, &[])
+        .query(&LIST_PLACEHOLDER_USERS, &[])
         .await?
         .iter()
         .map(|r| {
@@ -247,10 +247,9 @@ pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>,
 /// Gives user `uuid` its real Cognito `sub`; `false` when it no longer had a placeholder.
 pub async fn link_cognito_user(pool: &Pool, uuid: Uuid, sub: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
-    let statement = &LINK_COGNITO_USER;
     Ok(pool
         .on(&client)
-        .query_opt(statement, &[&uuid, &sub])
+        .query_opt(&LINK_COGNITO_USER, &[&uuid, &sub])
         .await?
         .is_some())
 }
