@@ -482,16 +482,7 @@ async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
         .assert()
         .success()
         .stdout(predicate::str::contains("replicas:   none"));
-    cruddur_aws(region)
-        .args([
-            "rds",
-            "create-replica",
-            "--identifier",
-            source,
-            "--replica",
-            "cruddur-read-1",
-        ])
-        .assert()
+    create_replica(region, source, "cruddur-read-1")
         .success()
         .stdout(predicate::str::contains(
             "creating cruddur-read-1 as a read replica of cruddur-backed",
@@ -522,28 +513,10 @@ async fn a_read_replica_is_created_listed_and_promoted_only_when_asked() {
         .stdout(predicate::str::contains("replica of: cruddur-backed"));
 
     // A name in use, a source that does not exist: refused before anything is asked for.
-    cruddur_aws(region)
-        .args([
-            "rds",
-            "create-replica",
-            "--identifier",
-            source,
-            "--replica",
-            "cruddur-read-1",
-        ])
-        .assert()
+    create_replica(region, source, "cruddur-read-1")
         .failure()
         .stderr(predicate::str::contains("cruddur-read-1 already exists"));
-    cruddur_aws(region)
-        .args([
-            "rds",
-            "create-replica",
-            "--identifier",
-            "nope",
-            "--replica",
-            "r2",
-        ])
-        .assert()
+    create_replica(region, "nope", "r2")
         .failure()
         .stderr(predicate::str::contains("DB instance nope not found"));
 
@@ -626,6 +599,20 @@ async fn status_lag_reads_the_sources_replication_view() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("PROD_CONNECTION_URL is not set"));
+}
+
+/// `rds create-replica` of `source` named `replica`.
+fn create_replica(region: &str, source: &str, replica: &str) -> assert_cmd::assert::Assert {
+    cruddur_aws(region)
+        .args([
+            "rds",
+            "create-replica",
+            "--identifier",
+            source,
+            "--replica",
+            replica,
+        ])
+        .assert()
 }
 
 fn primary_password(url: &db::DatabaseUrl) -> String {
