@@ -40,6 +40,6 @@ fn map_rejection(rejection: &JsonRejection) -> ApiError {
 }
 
 /// A field's text when it is a JSON string; anything else counts as missing.
-pub fn text(field: &Option<Value>) -> Option<&str> {
+pub fn json_str(field: &Option<Value>) -> Option<&str> {
     field.as_ref().and_then(Value::as_str)
 }

@@ -51,17 +51,17 @@ impl CognitoConfig {
         user_pool_id: &str,
         client_id: &str,
         region: Option<&str>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, CognitoConfigError> {
         let prefix = user_pool_id
             .split_once('_')
             .map(|(prefix, _)| prefix)
             .filter(|p| !p.is_empty());
         let region = prefix
             .or(region.filter(|r| !r.is_empty()))
-            .ok_or(ConfigError::NoRegion)?
+            .ok_or(CognitoConfigError::NoRegion)?
             .to_owned();
         if user_pool_id.is_empty() || client_id.is_empty() {
-            return Err(ConfigError::Empty);
+            return Err(CognitoConfigError::Empty);
         }
         let jwks_url = format!(
             "https://cognito-idp.{region}.amazonaws.com/{user_pool_id}/.well-known/jwks.json"
@@ -77,8 +77,9 @@ impl CognitoConfig {
 
     /// Points the verifier at another JWKS URL: https, or plain http to a loopback address only
     /// (anyone on the path of a plain-http fetch could publish keys of their own).
-    pub fn set_jwks_url(&mut self, url: &str) -> Result<(), ConfigError> {
-        let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::JwksUrl(url.to_owned()))?;
+    pub fn set_jwks_url(&mut self, url: &str) -> Result<(), CognitoConfigError> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|_| CognitoConfigError::JwksUrl(url.to_owned()))?;
         let loopback = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -88,7 +89,7 @@ impl CognitoConfig {
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
-            _ => return Err(ConfigError::JwksUrl(url.to_owned())),
+            _ => return Err(CognitoConfigError::JwksUrl(url.to_owned())),
         }
         self.jwks_url = url.to_owned();
         Ok(())
@@ -104,7 +105,7 @@ impl CognitoConfig {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
+pub enum CognitoConfigError {
     #[error("no region: set AWS_REGION, or use a user pool id of the form <region>_<id>")]
     NoRegion,
     #[error("AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID must not be empty")]
@@ -358,7 +359,7 @@ mod tests {
         assert_eq!(odd.region, "eu-west-1");
         assert_eq!(
             CognitoConfig::new("NoPrefix", "client", None),
-            Err(ConfigError::NoRegion)
+            Err(CognitoConfigError::NoRegion)
         );
     }
 
@@ -383,7 +384,7 @@ mod tests {
             let before = config.jwks_url.clone();
             assert_eq!(
                 config.set_jwks_url(bad),
-                Err(ConfigError::JwksUrl(bad.to_owned())),
+                Err(CognitoConfigError::JwksUrl(bad.to_owned())),
                 "{bad}"
             );
             assert_eq!(config.jwks_url, before, "a refused URL is not kept: {bad}");

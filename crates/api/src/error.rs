@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use db::DbError;
 use domain::Rule;
 
+use crate::rate_limit::allowance::{Allowance, Refused};
+use crate::rate_limit::headers;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
@@ -47,7 +50,7 @@ pub enum ApiError {
     Unavailable(#[source] DbError),
     /// The client or the author has used up their write allowance.
     #[error("rate limited")]
-    RateLimited(crate::rate_limit::Allowance),
+    RateLimited(Allowance),
     /// More requests in flight than the server takes (load shedding).
     #[error("overloaded")]
     Overloaded,
@@ -102,6 +105,15 @@ impl ApiError {
             Self::RateLimited(_) => vec!["rate_limited"],
             Self::Timeout => vec!["timeout"],
             Self::Internal(_) => vec!["internal_error"],
+        }
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Exhausted(allowance) => Self::RateLimited(allowance),
+            Refused::Full => Self::Overloaded,
         }
     }
 }
@@ -178,14 +190,8 @@ impl IntoResponse for ApiError {
             );
         }
         if let Self::RateLimited(allowance) = &self {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(allowance.retry_after_secs()),
-            );
             // The write-limit middleware reports it in the X-RateLimit headers.
-            response
-                .extensions_mut()
-                .insert(crate::rate_limit::ReportedAllowance(*allowance));
+            headers::refused(&mut response, *allowance);
         }
         if matches!(self, Self::Unauthorized(_)) {
             // RFC 6750: a 401 names the scheme the client should use.

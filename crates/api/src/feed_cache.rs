@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use db::activity::FeedItem;
+use db::activity::CrudRow;
 use db::notify::{FeedEvent, FeedListener};
 use db::{ConnectSettings, Reads};
 use tokio::time::Instant;
@@ -187,17 +187,23 @@ impl FeedCache {
         let (limit, replies) = (shared.limit, shared.replies);
         let (items, db_now) = shared
             .reads
-            .read(Some(since), move |pool| async move {
-                db::activities::home_feed_snapshot(&pool, limit, replies).await
-            })
+            .read_with(
+                db::reads::Freshness::CaughtUpTo(since),
+                move |pool| async move {
+                    db::activities::home_feed_snapshot(&pool, limit, replies).await
+                },
+            )
             .await?;
         shared.rebuilds.fetch_add(1, Ordering::Relaxed);
-        let body =
-            Bytes::from(serde_json::to_vec(&items).map_err(|e| ApiError::Internal(Box::new(e)))?);
+        let expires = db_now.and_then(|now| first_expiry(&items, now, asked));
+        let body = Bytes::from(
+            serde_json::to_vec(&crate::json::feed(items))
+                .map_err(|e| ApiError::Internal(Box::new(e)))?,
+        );
         let page = Page {
             etag: etag_of(&body),
             body,
-            expires: db_now.and_then(|now| first_expiry(&items, now, asked)),
+            expires,
             generation,
         };
         // Kept only if nothing changed while it was read and changes are being reported.
@@ -257,7 +263,7 @@ fn answer(page: Page, source: &'static str, headers: &HeaderMap) -> Response {
 /// When the first crud or reply on the page expires, on our clock: `db_now` (the database's
 /// clock when it read the page) is taken to be `asked` (when we sent the query), so the page
 /// leaves no later than the database would hide the item, give or take the query's latency.
-fn first_expiry(items: &[FeedItem], db_now: DateTime<Utc>, asked: Instant) -> Option<Instant> {
+fn first_expiry(items: &[CrudRow], db_now: DateTime<Utc>, asked: Instant) -> Option<Instant> {
     let earliest = items
         .iter()
         .flat_map(|item| std::iter::once(&item.activity).chain(item.replies.iter()))

@@ -24,9 +24,7 @@ use tower::Service;
 
 use crate::feed_cache::FeedCache;
 use crate::observe;
-
-/// The route the lane serves.
-pub const HOME: &str = "/api/activities/home";
+use crate::routes::paths::HOME;
 
 /// `inner` behind the fast lane.
 #[derive(Debug, Clone)]

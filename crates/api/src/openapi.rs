@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and from the very types the
-//! responses are encoded from (`db::activity`, `db::users`), served at `/api/openapi.json`.
+//! responses are encoded from (`crate::json`), served at `/api/openapi.json`.
 
 use axum::Json;
 use utoipa::OpenApi;
@@ -20,12 +20,12 @@ use crate::routes::{activities, health, profile, users};
         profile::update,
     ),
     components(schemas(
-        db::activity::Activity,
-        db::activity::FeedItem,
-        db::activity::StatusPage,
-        db::users::Profile,
-        db::users::UserPage,
-        db::users::UserShort,
+        crate::json::Activity,
+        crate::json::FeedItem,
+        crate::json::StatusPage,
+        crate::json::Profile,
+        crate::json::UserPage,
+        crate::json::UserShort,
         health::HealthResponse,
         activities::CreateActivityRequest,
         activities::CreateReplyRequest,
@@ -40,34 +40,4 @@ static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
 
 pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(&DOCUMENT)
-}
-
-/// The answers every writing route (create, reply, profile update) may give besides its own,
-/// documented once. Never constructed: it exists for the document.
-#[derive(Debug, utoipa::IntoResponses)]
-pub enum WriteRejections {
-    #[response(status = 413, description = "`payload_too_large`")]
-    PayloadTooLarge(Vec<String>),
-    #[response(status = 415, description = "`unsupported_media_type`")]
-    UnsupportedMediaType(Vec<String>),
-    #[response(
-        status = 401,
-        description = "`unauthorized` (cognito mode: no valid access token)"
-    )]
-    Unauthorized(Vec<String>),
-    #[response(
-        status = 403,
-        description = "`forbidden` (cognito mode: `user_handle` names another user), or `[\"forbidden\", \"user_handle_invalid\"]` (the token's user has a handle from before the handle rule and must be renamed first)"
-    )]
-    Forbidden(Vec<String>),
-    #[response(
-        status = 429,
-        description = "`rate_limited`: the client address or the author has used up their write allowance (see `Retry-After`; every write's answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`)"
-    )]
-    RateLimited(Vec<String>),
-    #[response(
-        status = 503,
-        description = "`auth_unavailable` (cognito mode: the pool's keys cannot be fetched), `database_unavailable`, `timeout` (past the request timeout), or `overloaded` (too many requests in flight, or too many clients tracked by the write limits; with `Retry-After`)"
-    )]
-    Unavailable(Vec<String>),
 }

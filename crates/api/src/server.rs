@@ -186,7 +186,7 @@ struct Connection {
 
 impl Connection {
     async fn run(self, io: tokio::net::TcpStream) {
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(ConnectionUse::new());
         let remote = self.remote;
         let tracked = Arc::clone(&activity);
         let service = ServiceBuilder::new()
@@ -255,16 +255,16 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 
 /// Requests in flight on one connection and when the last one finished (`None` before the
 /// first: until then the connection is hyper's header-read timeout's to close).
-struct Activity {
+struct ConnectionUse {
     in_flight: AtomicUsize,
     begun: std::sync::atomic::AtomicBool,
     last_done: Mutex<Option<Instant>>,
 }
 
 /// A request in flight; its drop marks the connection idle from then on.
-struct Busy(Arc<Activity>);
+struct Busy(Arc<ConnectionUse>);
 
-impl Activity {
+impl ConnectionUse {
     fn new() -> Self {
         Self {
             in_flight: AtomicUsize::new(0),

@@ -1,7 +1,7 @@
 //! The users of a Cognito user pool, for `cruddur cognito sync` (cognito-idp `ListUsers`, every
 //! page).
 
-use crate::error::{AwsError, Failure};
+use crate::error::{AwsError, SdkFailure};
 
 /// Users per `ListUsers` page (the API's maximum).
 const PAGE_SIZE: i32 = 60;
@@ -49,7 +49,7 @@ pub async fn list_users(
             .set_pagination_token(token.take())
             .send()
             .await
-            .map_err(|e| pool_error(Failure::from(e), user_pool_id))?;
+            .map_err(|e| pool_error(SdkFailure::from(e), user_pool_id))?;
         for user in page.users() {
             let attribute = |name: &str| {
                 user.attributes()
@@ -78,7 +78,7 @@ pub async fn list_users(
     }
 }
 
-fn pool_error(failure: Failure, user_pool_id: &str) -> AwsError {
+fn pool_error(failure: SdkFailure, user_pool_id: &str) -> AwsError {
     match failure.code.as_deref() {
         Some("ResourceNotFoundException") => AwsError::Invalid(format!(
             "user pool {user_pool_id} not found (ResourceNotFoundException); check the id and the region"

@@ -51,21 +51,21 @@ pub enum AwsError {
 
 /// What an SDK error says, before the caller adds which resource it concerned.
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub(crate) struct SdkFailure {
     pub code: Option<String>,
     pub message: String,
-    kind: FailureKind,
+    kind: SdkFailureKind,
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum FailureKind {
+enum SdkFailureKind {
     Service,
     Unreachable,
     Credentials,
     Other,
 }
 
-impl<E, R> From<SdkError<E, R>> for Failure
+impl<E, R> From<SdkError<E, R>> for SdkFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -73,17 +73,17 @@ where
     fn from(err: SdkError<E, R>) -> Self {
         let full = one_line(&domain::error_chain(&err));
         let kind = match &err {
-            SdkError::ServiceError(_) => FailureKind::Service,
-            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => FailureKind::Unreachable,
-            _ if full.to_ascii_lowercase().contains("credential") => FailureKind::Credentials,
-            SdkError::DispatchFailure(_) => FailureKind::Unreachable,
-            _ => FailureKind::Other,
+            SdkError::ServiceError(_) => SdkFailureKind::Service,
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => SdkFailureKind::Unreachable,
+            _ if full.to_ascii_lowercase().contains("credential") => SdkFailureKind::Credentials,
+            SdkError::DispatchFailure(_) => SdkFailureKind::Unreachable,
+            _ => SdkFailureKind::Other,
         };
         let code = err.code().map(str::to_owned);
         let message = err.message().map_or_else(|| full.clone(), str::to_owned);
         Self {
             code,
-            message: if kind == FailureKind::Service {
+            message: if kind == SdkFailureKind::Service {
                 message
             } else {
                 full
@@ -93,11 +93,11 @@ where
     }
 }
 
-impl Failure {
+impl SdkFailure {
     /// The generic mapping for codes the caller did not handle itself.
     pub(crate) fn into_error(self) -> AwsError {
         match (self.kind, self.code.as_deref()) {
-            (FailureKind::Credentials, _)
+            (SdkFailureKind::Credentials, _)
             | (
                 _,
                 Some(
@@ -109,7 +109,7 @@ impl Failure {
                     | "SignatureDoesNotMatch",
                 ),
             ) => AwsError::Credentials(self.message),
-            (FailureKind::Unreachable, _) => AwsError::Unreachable(self.message),
+            (SdkFailureKind::Unreachable, _) => AwsError::Unreachable(self.message),
             (_, Some(code)) => AwsError::Service {
                 code: code.to_owned(),
                 message: self.message,

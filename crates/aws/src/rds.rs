@@ -7,7 +7,7 @@ use aws_sdk_rds::types::DbInstance;
 use aws_sdk_rds::Client;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::{AwsError, Failure};
+use crate::error::{AwsError, SdkFailure};
 
 /// The seed's `aws rds create-db-instance` options, each overridable.
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ impl InstanceInfo {
 /// Creates the instance; it starts in state `creating`.
 pub async fn create(client: &Client, options: &CreateOptions) -> Result<InstanceInfo, AwsError> {
     let output = create_request(client, options).send().await.map_err(|e| {
-        let failure = Failure::from(e);
+        let failure = SdkFailure::from(e);
         match failure.code.as_deref() {
             Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault") => {
                 AwsError::InstanceAlreadyExists(options.identifier.clone())
@@ -201,7 +201,7 @@ pub async fn create_replica(
         .send()
         .await
         .map_err(|e| {
-            let failure = Failure::from(e);
+            let failure = SdkFailure::from(e);
             match failure.code.as_deref() {
                 Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault") => {
                     AwsError::InstanceAlreadyExists(replica.to_owned())
@@ -228,7 +228,7 @@ pub async fn promote(client: &Client, replica: &str) -> Result<InstanceInfo, Aws
         .db_instance_identifier(replica)
         .send()
         .await
-        .map_err(|e| instance_error(Failure::from(e), replica))?;
+        .map_err(|e| instance_error(SdkFailure::from(e), replica))?;
     let db = output
         .db_instance()
         .ok_or_else(|| AwsError::Invalid("promote returned no instance".into()))?;
@@ -242,7 +242,7 @@ pub async fn describe(client: &Client, identifier: &str) -> Result<InstanceInfo,
         .db_instance_identifier(identifier)
         .send()
         .await
-        .map_err(|e| instance_error(Failure::from(e), identifier))?;
+        .map_err(|e| instance_error(SdkFailure::from(e), identifier))?;
     output
         .db_instances()
         .first()
@@ -269,7 +269,7 @@ pub async fn stop(client: &Client, identifier: &str) -> Result<Transition, AwsEr
         .db_instance_identifier(identifier)
         .send()
         .await
-        .map_err(|e| instance_error(Failure::from(e), identifier))?;
+        .map_err(|e| instance_error(SdkFailure::from(e), identifier))?;
     transition(output.db_instance(), identifier)
 }
 
@@ -283,7 +283,7 @@ pub async fn start(client: &Client, identifier: &str) -> Result<Transition, AwsE
         .db_instance_identifier(identifier)
         .send()
         .await
-        .map_err(|e| instance_error(Failure::from(e), identifier))?;
+        .map_err(|e| instance_error(SdkFailure::from(e), identifier))?;
     transition(output.db_instance(), identifier)
 }
 
@@ -316,7 +316,7 @@ pub async fn delete(
     let output = request
         .send()
         .await
-        .map_err(|e| instance_error(Failure::from(e), identifier))?;
+        .map_err(|e| instance_error(SdkFailure::from(e), identifier))?;
     output
         .db_instance()
         .map(InstanceInfo::from_sdk)
@@ -385,7 +385,7 @@ pub async fn wait(
     }
 }
 
-fn instance_error(failure: Failure, identifier: &str) -> AwsError {
+fn instance_error(failure: SdkFailure, identifier: &str) -> AwsError {
     match failure.code.as_deref() {
         Some("DBInstanceNotFound" | "DBInstanceNotFoundFault") => {
             AwsError::InstanceNotFound(identifier.to_owned())

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use aws_sdk_ec2::types::{SecurityGroupRuleRequest, SecurityGroupRuleUpdate};
 use aws_sdk_ec2::Client;
 
-use crate::error::{AwsError, Failure};
+use crate::error::{AwsError, SdkFailure};
 
 /// Port of the rule (PostgreSQL).
 pub const POSTGRES_PORT: i32 = 5432;
@@ -61,7 +61,7 @@ pub async fn describe_rule(
         .security_group_rule_ids(rule_id)
         .send()
         .await
-        .map_err(|e| rule_error(Failure::from(e), group_id, rule_id))?;
+        .map_err(|e| rule_error(SdkFailure::from(e), group_id, rule_id))?;
     let rule = output
         .security_group_rules()
         .iter()
@@ -116,13 +116,13 @@ pub async fn allow_ip(
         .security_group_rules(update)
         .send()
         .await
-        .map_err(|e| rule_error(Failure::from(e), group_id, rule_id))?;
+        .map_err(|e| rule_error(SdkFailure::from(e), group_id, rule_id))?;
     let after = describe_rule(client, group_id, rule_id).await?;
     tracing::info!(group_id, rule_id, cidr = %format!("{ip}/32"), "security group rule updated");
     Ok(AllowOutcome::Changed { before, after })
 }
 
-fn rule_error(failure: Failure, group_id: &str, rule_id: &str) -> AwsError {
+fn rule_error(failure: SdkFailure, group_id: &str, rule_id: &str) -> AwsError {
     match failure.code.as_deref() {
         Some("InvalidSecurityGroupRuleId.NotFound" | "InvalidSecurityGroupRuleId.Malformed") => {
             AwsError::RuleNotFound {

@@ -4,12 +4,12 @@
 
 /// Whatever was given after the command; nothing is done with it.
 #[derive(Debug, clap::Args)]
-pub struct AwsArgs {
+pub(crate) struct AwsArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
 }
 
-pub fn error(command: &str) -> anyhow::Error {
+pub(crate) fn error(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "this cruddur was built without AWS support (script/server builds it that way for a fast \
          first start); build it with `cargo build --release --locked --bin cruddur` (the default \

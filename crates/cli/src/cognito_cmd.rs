@@ -16,14 +16,14 @@ use crate::output::{self, shown_handle};
 use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum CognitoCommand {
+pub(crate) enum CognitoCommand {
     /// Give placeholder users their Cognito sub, list pool users without a row
     /// (--create-missing records them).
     Sync(SyncArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The user pool whose users are read.
     #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
     pub user_pool_id: String,
@@ -35,7 +35,7 @@ pub struct SyncArgs {
     pub yes: bool,
 }
 
-pub async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> {
+pub(crate) async fn run(command: CognitoCommand, target: Target) -> anyhow::Result<()> {
     let CognitoCommand::Sync(args) = command;
     output::heading("cognito-sync");
     target.confirm_destructive("change users' Cognito ids", args.yes)?;

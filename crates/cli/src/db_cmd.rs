@@ -14,7 +14,7 @@ use crate::output;
 use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum DbCommand {
+pub(crate) enum DbCommand {
     /// Open psql on the database (the password goes through PGPASSWORD, not the command line).
     Connect,
     /// Create the database named in the URL (connects to the server's `postgres` database).
@@ -40,24 +40,19 @@ pub enum DbCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct PurgeArgs {
+pub(crate) struct PurgeArgs {
     /// Cruds deleted per batch (each batch is one short transaction).
-    #[arg(long, default_value_t = DEFAULT_PURGE_BATCH, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    #[arg(long, default_value_t = db::activities::DEFAULT_PURGE_BATCH, value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub batch: i64,
     /// Most batches in this run; the rest waits for the next one.
-    #[arg(long, default_value_t = DEFAULT_PURGE_MAX_BATCHES, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = db::activities::DEFAULT_PURGE_MAX_BATCHES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_batches: u64,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 }
 
-/// Default batch size of a purge.
-pub const DEFAULT_PURGE_BATCH: i64 = 1_000;
-/// Default bound on batches per purge run.
-pub const DEFAULT_PURGE_MAX_BATCHES: u64 = 100;
-
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConfirmArgs {
+pub(crate) struct ConfirmArgs {
     /// Confirm a destructive command on production (--prod) or on a database that is not the
     /// embedded cluster nor on this machine's loopback.
     #[arg(long)]
@@ -65,7 +60,7 @@ pub struct ConfirmArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DemoUsersArgs {
+pub(crate) struct DemoUsersArgs {
     /// Add the seed's demo users (andrewbrown, bayko, and --demo's generated ones) to a database
     /// that is not the embedded cluster; without it they go only there, so that they never take
     /// real people's handles.
@@ -74,7 +69,7 @@ pub struct DemoUsersArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SetupArgs {
+pub(crate) struct SetupArgs {
     #[command(flatten)]
     pub drop: DropArgs,
     #[command(flatten)]
@@ -82,7 +77,7 @@ pub struct SetupArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DropArgs {
+pub(crate) struct DropArgs {
     /// End open sessions on the database instead of refusing.
     #[arg(long)]
     pub force: bool,
@@ -91,7 +86,7 @@ pub struct DropArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SeedArgs {
+pub(crate) struct SeedArgs {
     /// Also add this many generated cruds over generated users (for benchmarks).
     #[arg(long, value_name = "N")]
     pub demo: Option<u64>,
@@ -99,7 +94,7 @@ pub struct SeedArgs {
     pub demo_users: DemoUsersArgs,
 }
 
-pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
+pub(crate) async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
     let manages_database = matches!(
         command,
         DbCommand::Create | DbCommand::Drop(_) | DbCommand::Setup(_) | DbCommand::Sessions
@@ -165,7 +160,7 @@ pub async fn run(command: DbCommand, target: Target) -> anyhow::Result<()> {
 }
 
 /// Drop (unless absent), create, migrate, and seed when `demo_users` allows it.
-pub async fn setup(target: &Target, force: bool, demo_users: bool) -> anyhow::Result<()> {
+pub(crate) async fn setup(target: &Target, force: bool, demo_users: bool) -> anyhow::Result<()> {
     drop_db(target, force).await?;
     create(target).await?;
     migrate(target).await?;
@@ -204,7 +199,7 @@ async fn purge(target: &Target, batch: i64, max_batches: u64) -> anyhow::Result<
 }
 
 /// Says why no demo users were added (outside the embedded cluster, unless asked).
-pub fn skip_seed(target: &Target) {
+pub(crate) fn skip_seed(target: &Target) {
     output::line(format!(
         "seed: skipped ({} is not the embedded cluster; --allow-demo-users adds the demo users)",
         target.url.masked()
@@ -264,7 +259,7 @@ fn connect(target: &Target) -> anyhow::Result<()> {
 }
 
 /// Creates the target database when missing, quietly.
-pub async fn ensure_database(target: &Target) -> anyhow::Result<()> {
+pub(crate) async fn ensure_database(target: &Target) -> anyhow::Result<()> {
     let client = open_maintenance(target).await?;
     if admin::create_database(&client, target.dbname()).await? {
         output::line(format!("created database {}", target.dbname()));
@@ -315,7 +310,7 @@ fn describe_session(s: &Session) -> String {
     )
 }
 
-pub async fn migrate(target: &Target) -> anyhow::Result<()> {
+pub(crate) async fn migrate(target: &Target) -> anyhow::Result<()> {
     let mut client = open(target).await?;
     let applied = migrations::migrate(&mut client).await?;
     if applied.is_empty() {
@@ -363,7 +358,9 @@ async fn status(target: &Target) -> anyhow::Result<()> {
             let odd = admin::nonconforming_handles(&client).await?;
             if !odd.is_empty() {
                 output::line(format!(
-                    "handles breaking the handle rule (letters, digits, _; . or - inside; ≤ 30), left as they are: {}",
+                    "handles breaking the handle rule ({}; at most {} characters), left as they are: {}",
+                    domain::HANDLE_RULE,
+                    domain::MAX_HANDLE_CHARS,
                     odd.iter()
                         .map(|h| output::shown_handle(Some(h)))
                         .collect::<Vec<_>>()
@@ -376,7 +373,7 @@ async fn status(target: &Target) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn seed(target: &Target, demo: Option<u64>) -> anyhow::Result<()> {
+pub(crate) async fn seed(target: &Target, demo: Option<u64>) -> anyhow::Result<()> {
     let mut client = open(target).await?;
     let report = seeds::seed(&mut client)
         .await

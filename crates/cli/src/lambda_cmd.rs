@@ -10,7 +10,7 @@ use crate::output;
 use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum LambdaCommand {
+pub(crate) enum LambdaCommand {
     /// Run the Lambda's handler on an event file and print its response.
     Invoke {
         /// A Cognito PreSignUp or PostConfirmation event (JSON), e.g.
@@ -20,7 +20,7 @@ pub enum LambdaCommand {
     },
 }
 
-pub async fn run(command: LambdaCommand, target: Target) -> anyhow::Result<()> {
+pub(crate) async fn run(command: LambdaCommand, target: Target) -> anyhow::Result<()> {
     match command {
         LambdaCommand::Invoke { event } => {
             output::heading("lambda-invoke");

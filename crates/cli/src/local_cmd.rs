@@ -4,7 +4,7 @@ use crate::output;
 use crate::target::ConnectionArgs;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum LocalCommand {
+pub(crate) enum LocalCommand {
     /// Start the embedded PostgreSQL (initializing it on first use), or report the running one.
     Start,
     /// Stop the embedded PostgreSQL (fast shutdown; data is kept).
@@ -17,7 +17,7 @@ pub enum LocalCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum StandbyCommand {
+pub(crate) enum StandbyCommand {
     /// Start the standby, first copying the primary with pg_basebackup if there is no copy yet
     /// (the primary is started if it is not running).
     Start {
@@ -32,7 +32,7 @@ pub enum StandbyCommand {
     Status,
 }
 
-pub async fn run(command: LocalCommand, args: &ConnectionArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(command: LocalCommand, args: &ConnectionArgs) -> anyhow::Result<()> {
     let cluster = args.cluster()?;
     match command {
         LocalCommand::Standby(command) => return standby(command, &cluster).await,

@@ -11,6 +11,7 @@ mod local_cmd;
 mod output;
 #[cfg(feature = "aws")]
 mod rds_cmd;
+mod serve_args;
 mod serve_cmd;
 mod target;
 mod telemetry;
@@ -54,7 +55,7 @@ enum Command {
     /// Embedded PostgreSQL (or CONNECTION_URL) → migrate → seed if empty → serve the API.
     Up(serve_cmd::UpArgs),
     /// Serve the HTTP API against the configured database.
-    Serve(serve_cmd::ServeArgs),
+    Serve(serve_args::ServeArgs),
     /// Database operations (the seed's bin/db-* scripts).
     #[command(subcommand)]
     Db(db_cmd::DbCommand),

@@ -8,7 +8,7 @@ const CYAN: &str = "\x1b[1;36m";
 const RESET: &str = "\x1b[0m";
 
 /// Prints `== label` (cyan on a terminal), as the seed's `bin/db-*` scripts did.
-pub fn heading(label: &str) {
+pub(crate) fn heading(label: &str) {
     if std::io::stdout().is_terminal() {
         println!("{CYAN}== {label}{RESET}");
     } else {
@@ -18,16 +18,16 @@ pub fn heading(label: &str) {
 
 /// A handle from the pool or an old row, printable: control characters (a terminal's escape
 /// sequences among them) escaped; `?` when there is none.
-pub fn shown_handle(handle: Option<&str>) -> String {
+pub(crate) fn shown_handle(handle: Option<&str>) -> String {
     handle.map_or_else(|| "?".to_owned(), |h| h.escape_debug().to_string())
 }
 
-pub fn line(text: impl AsRef<str>) {
+pub(crate) fn line(text: impl AsRef<str>) {
     println!("{}", text.as_ref());
 }
 
 /// Left-aligned columns sized to their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -14,7 +14,7 @@ use crate::output;
 const DEFAULT_BUNDLE_PATH: &str = "/path/to/global-bundle.pem";
 
 #[derive(Debug, clap::Subcommand)]
-pub enum RdsCommand {
+pub(crate) enum RdsCommand {
     /// Create the instance with the seed's options (each a flag).
     Create(Box<CreateArgs>),
     /// State, class, engine, endpoint, read replicas and a ready-to-paste PROD_CONNECTION_URL
@@ -37,7 +37,7 @@ pub enum RdsCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct InstanceArgs {
+pub(crate) struct InstanceArgs {
     /// DB instance identifier.
     #[arg(
         long,
@@ -48,7 +48,7 @@ pub struct InstanceArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
     /// Instance class.
@@ -107,7 +107,7 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
     /// Also connect to the instance through PROD_CONNECTION_URL and show each streaming
@@ -124,7 +124,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CreateReplicaArgs {
+pub(crate) struct CreateReplicaArgs {
     /// The instance to replicate.
     #[command(flatten)]
     pub instance: InstanceArgs,
@@ -137,7 +137,7 @@ pub struct CreateReplicaArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     /// The read replica to promote.
     #[arg(long)]
     pub replica: String,
@@ -147,7 +147,7 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
     /// Confirm the deletion.
@@ -162,13 +162,13 @@ pub struct DeleteArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Until {
+pub(crate) enum Until {
     Available,
     Stopped,
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
     #[arg(long, value_enum)]
@@ -182,7 +182,7 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct AllowIpArgs {
+pub(crate) struct AllowIpArgs {
     /// The address to allow; detected from --ip-url when absent.
     #[arg(long)]
     pub ip: Option<String>,
@@ -197,7 +197,7 @@ pub struct AllowIpArgs {
     pub ip_url: String,
 }
 
-pub async fn run(command: RdsCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: RdsCommand) -> anyhow::Result<()> {
     let config = aws::load_checked().await?;
     match command {
         RdsCommand::Create(args) => create(&config, *args).await,

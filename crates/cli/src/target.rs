@@ -23,7 +23,7 @@ use crate::output;
 
 /// Connection options shared by every command that touches a database.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// Connection URL (postgres://user@host:port/db); overrides the environment. It may not
     /// hold a password (the process list shows it): use CONNECTION_URL or PGPASSWORD.
     #[arg(long, global = true, hide_env_values = true)]
@@ -55,12 +55,16 @@ pub struct ConnectionArgs {
 }
 
 /// libpq's variable for a password kept out of the URL; honoured for URLs without one.
-pub const PASSWORD_ENV: &str = "PGPASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "PGPASSWORD";
 
 /// Refuses URLs holding a password given on the command line (every user of the machine can
 /// read a process's arguments) for an option that also reads `env`: a value that is not the
 /// environment's came from the command line.
-pub fn refuse_password_in_argv(value: Option<&str>, env: &str, flag: &str) -> anyhow::Result<()> {
+pub(crate) fn refuse_password_in_argv(
+    value: Option<&str>,
+    env: &str,
+    flag: &str,
+) -> anyhow::Result<()> {
     let Some(value) = value else {
         return Ok(());
     };
@@ -81,7 +85,7 @@ pub fn refuse_password_in_argv(value: Option<&str>, env: &str, flag: &str) -> an
 }
 
 /// `settings` with PGPASSWORD as the password when the URL gives none.
-pub fn with_env_password(mut settings: ConnectSettings) -> ConnectSettings {
+pub(crate) fn with_env_password(mut settings: ConnectSettings) -> ConnectSettings {
     if settings.pg.get_password().is_none() {
         if let Some(password) = std::env::var_os(PASSWORD_ENV) {
             settings.pg.password(password.as_encoded_bytes());
@@ -92,7 +96,7 @@ pub fn with_env_password(mut settings: ConnectSettings) -> ConnectSettings {
 
 /// A resolved database.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     pub url: DatabaseUrl,
     pub settings: ConnectSettings,
     /// Where the URL came from, for messages.
@@ -103,7 +107,7 @@ pub struct Target {
 }
 
 impl ConnectionArgs {
-    pub fn resolve(&self) -> anyhow::Result<Target> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
         let (raw, source) = if let Some(url) = &self.url {
             (Some(url.clone()), "--url")
         } else if self.prod {
@@ -166,7 +170,7 @@ impl ConnectionArgs {
     }
 
     /// The embedded cluster folder (not started).
-    pub fn cluster(&self) -> anyhow::Result<Cluster> {
+    pub(crate) fn cluster(&self) -> anyhow::Result<Cluster> {
         let cluster = Cluster::open(&self.home, Durability::Durable)?;
         if let Some(why) = cluster.relocated() {
             tracing::warn!("{why}");
@@ -177,22 +181,22 @@ impl ConnectionArgs {
 
 impl Target {
     /// Settings for the server's maintenance database (CREATE/DROP DATABASE run there).
-    pub fn maintenance(&self) -> ConnectSettings {
+    pub(crate) fn maintenance(&self) -> ConnectSettings {
         self.settings.with_dbname("postgres")
     }
 
-    pub fn dbname(&self) -> &str {
+    pub(crate) fn dbname(&self) -> &str {
         self.settings.dbname()
     }
 
     /// The embedded cluster or a server on this machine's loopback: a developer's own.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         self.cluster.is_some() || self.settings.is_loopback_only()
     }
 
     /// Refuses a destructive command on production without `--yes`, and on a database not on
     /// this machine without `--yes` or, on a terminal, the database name typed back.
-    pub fn confirm_destructive(&self, what: &str, yes: bool) -> anyhow::Result<()> {
+    pub(crate) fn confirm_destructive(&self, what: &str, yes: bool) -> anyhow::Result<()> {
         if yes || (!self.prod && self.is_local()) {
             return Ok(());
         }
@@ -219,7 +223,7 @@ impl Target {
     }
 
     /// Refuses to add the seed's demo users outside the embedded cluster unless asked.
-    pub fn allows_demo_users(&self, asked: bool) -> bool {
+    pub(crate) fn allows_demo_users(&self, asked: bool) -> bool {
         asked || self.cluster.is_some()
     }
 }

@@ -5,18 +5,18 @@ use chrono::{DateTime, Utc};
 use domain::NewReply;
 use uuid::Uuid;
 
-use crate::activity::{FeedItem, StatusPage};
+use crate::activity::CrudRow;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 use crate::statement::{
-    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, LIST_HOME_FEED_TIMED, PURGE_EXPIRED,
-    SHOW_ACTIVITY, SHOW_ACTIVITY_AFTER,
+    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, PURGE_EXPIRED, SHOW_ACTIVITY,
+    SHOW_ACTIVITY_AFTER,
 };
 
 /// What [`create_reply`] did.
 #[derive(Debug)]
 pub enum ReplyOutcome {
-    Created(FeedItem),
+    Created(CrudRow),
     UnknownAuthor,
     /// The crud replied to does not exist or has expired.
     UnknownParent,
@@ -25,6 +25,10 @@ pub enum ReplyOutcome {
 /// Replies a feed or user-page item carries by default (its newest; `replies_count` is the
 /// true total; the status page pages through them all).
 pub const DEFAULT_ITEM_REPLIES: i64 = 3;
+/// Default batch size of a purge (each batch is one short transaction).
+pub const DEFAULT_PURGE_BATCH: i64 = 1_000;
+/// Default bound on batches per purge run.
+pub const DEFAULT_PURGE_MAX_BATCHES: u64 = 100;
 
 /// A page of the home feed: unexpired top-level cruds, newest first, older than `before` when
 /// given (the uuid of the previous page's last item), each with its newest `replies` replies.
@@ -33,22 +37,17 @@ pub async fn list_home_feed(
     limit: i64,
     before: Option<Uuid>,
     replies: i64,
-) -> Result<Vec<FeedItem>, DbError> {
-    let client = checkout(pool).await?;
-    let rows = match before {
-        None => {
-            pool.on(&client)
-                .query(&LIST_HOME_FEED, &[&limit, &replies])
-                .await?
-        }
-        Some(cursor) => {
-            pool.on(&client)
-                .query(&LIST_HOME_FEED_BEFORE, &[&limit, &cursor, &replies])
-                .await?
-        }
+) -> Result<Vec<CrudRow>, DbError> {
+    let Some(cursor) = before else {
+        return Ok(home_feed_snapshot(pool, limit, replies).await?.0);
     };
+    let client = checkout(pool).await?;
+    let rows = pool
+        .statements_on(&client)
+        .query(&LIST_HOME_FEED_BEFORE, &[&limit, &cursor, &replies])
+        .await?;
     rows.iter()
-        .map(|row| FeedItem::from_row(row).map_err(DbError::from))
+        .map(|row| CrudRow::from_row(row).map_err(DbError::from))
         .collect()
 }
 
@@ -58,11 +57,11 @@ pub async fn home_feed_snapshot(
     pool: &Pool,
     limit: i64,
     replies: i64,
-) -> Result<(Vec<FeedItem>, Option<DateTime<Utc>>), DbError> {
+) -> Result<(Vec<CrudRow>, Option<DateTime<Utc>>), DbError> {
     let client = checkout(pool).await?;
     let rows = pool
-        .on(&client)
-        .query(&LIST_HOME_FEED_TIMED, &[&limit, &replies])
+        .statements_on(&client)
+        .query(&LIST_HOME_FEED, &[&limit, &replies])
         .await?;
     let db_now = rows
         .first()
@@ -70,7 +69,7 @@ pub async fn home_feed_snapshot(
         .transpose()?;
     let items = rows
         .iter()
-        .map(|row| FeedItem::from_row(row).map_err(DbError::from))
+        .map(|row| CrudRow::from_row(row).map_err(DbError::from))
         .collect::<Result<_, _>>()?;
     Ok((items, db_now))
 }
@@ -96,7 +95,10 @@ pub async fn purge_expired(
     let client = checkout(pool).await?;
     let mut report = PurgeReport::default();
     while report.batches < max_batches {
-        let deleted = pool.on(&client).execute(&PURGE_EXPIRED, &[&batch]).await?;
+        let deleted = pool
+            .statements_on(&client)
+            .execute(&PURGE_EXPIRED, &[&batch])
+            .await?;
         report.batches += 1;
         report.cruds += deleted;
         if i64::try_from(deleted).unwrap_or(i64::MAX) < batch {
@@ -115,7 +117,7 @@ pub async fn create_reply(
 ) -> Result<ReplyOutcome, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_one(
             &CREATE_REPLY,
             &[&parent, &reply.author.as_str(), &reply.message.as_str()],
@@ -126,7 +128,7 @@ pub async fn create_reply(
     if !author_found {
         return Ok(ReplyOutcome::UnknownAuthor);
     }
-    match FeedItem::from_optional_row(&row)? {
+    match CrudRow::from_optional_row(&row)? {
         Some(item) if parent_found => {
             tracing::info!(activity_uuid = %item.activity.uuid, parent_uuid = %parent, "reply created");
             Ok(ReplyOutcome::Created(item))
@@ -144,21 +146,19 @@ pub async fn show_activity(
     uuid: Uuid,
     limit: i64,
     after: Option<Uuid>,
-) -> Result<Option<StatusPage>, DbError> {
+) -> Result<Option<CrudRow>, DbError> {
     let client = checkout(pool).await?;
     let row = match after {
         None => {
-            pool.on(&client)
+            pool.statements_on(&client)
                 .query_opt(&SHOW_ACTIVITY, &[&handle, &uuid, &limit])
                 .await?
         }
         Some(cursor) => {
-            pool.on(&client)
+            pool.statements_on(&client)
                 .query_opt(&SHOW_ACTIVITY_AFTER, &[&handle, &uuid, &limit, &cursor])
                 .await?
         }
     };
-    Ok(row
-        .map(|r| FeedItem::from_row(&r).map(StatusPage::from))
-        .transpose()?)
+    Ok(row.map(|r| CrudRow::from_row(&r)).transpose()?)
 }

@@ -126,8 +126,12 @@ pub async fn count_rows(client: &Client) -> Result<Option<RowCounts>, DbError> {
 
 /// Handles that break the handle rule (written before migration V3, which never changes them).
 pub async fn nonconforming_handles(client: &Client) -> Result<Vec<String>, DbError> {
+    let max_chars = i32::try_from(domain::MAX_HANDLE_CHARS).unwrap_or(i32::MAX);
     Ok(client
-        .query(include_str!("../sql/admin/nonconforming_handles.sql"), &[])
+        .query(
+            include_str!("../sql/admin/nonconforming_handles.sql"),
+            &[&domain::HANDLE_PATTERN, &max_chars],
+        )
         .await?
         .iter()
         .map(|r| r.get("handle"))

@@ -21,7 +21,7 @@ pub const APPLICATION_NAME: &str = "cruddur";
 pub const SSL_ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum DatabaseUrlError {
     #[error("the connection URL is empty")]
     Empty,
     #[error("the connection URL must start with postgres:// or postgresql://")]
@@ -56,14 +56,14 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(value: &str) -> Result<Self, ConfigError> {
+    fn parse(value: &str) -> Result<Self, DatabaseUrlError> {
         match value {
             "disable" => Ok(Self::Disable),
             "allow" | "prefer" => Ok(Self::Prefer),
             "require" => Ok(Self::Require),
             "verify-ca" => Ok(Self::VerifyCa),
             "verify-full" => Ok(Self::VerifyFull),
-            other => Err(ConfigError::SslMode(other.to_owned())),
+            other => Err(DatabaseUrlError::SslMode(other.to_owned())),
         }
     }
 
@@ -97,7 +97,7 @@ impl DatabaseUrl {
     }
 
     /// Parses the URL into connection settings (see the module docs).
-    pub fn parse(&self) -> Result<ConnectSettings, ConfigError> {
+    pub fn parse(&self) -> Result<ConnectSettings, DatabaseUrlError> {
         ConnectSettings::parse(self.expose())
     }
 }
@@ -168,13 +168,13 @@ impl fmt::Debug for ConnectSettings {
 }
 
 impl ConnectSettings {
-    fn parse(raw: &str) -> Result<Self, ConfigError> {
+    fn parse(raw: &str) -> Result<Self, DatabaseUrlError> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(ConfigError::Empty);
+            return Err(DatabaseUrlError::Empty);
         }
         if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
-            return Err(ConfigError::Scheme);
+            return Err(DatabaseUrlError::Scheme);
         }
         let (base, query) = match raw.split_once('?') {
             Some((base, query)) => (base, query),
@@ -191,7 +191,7 @@ impl ConnectSettings {
             };
             match key.as_ref() {
                 "sslmode" => ssl_mode = Some(SslMode::parse(&value)?),
-                "sslrootcert" if value == "system" => return Err(ConfigError::SystemRootCert),
+                "sslrootcert" if value == "system" => return Err(DatabaseUrlError::SystemRootCert),
                 "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
                 _ => passed_on.push(segment),
             }
@@ -203,9 +203,9 @@ impl ConnectSettings {
         };
         let mut pg: tokio_postgres::Config = rebuilt
             .parse()
-            .map_err(|e: tokio_postgres::Error| ConfigError::Malformed(e.to_string()))?;
+            .map_err(|e: tokio_postgres::Error| DatabaseUrlError::Malformed(e.to_string()))?;
         if pg.get_dbname().is_none_or(str::is_empty) {
-            return Err(ConfigError::NoDatabase);
+            return Err(DatabaseUrlError::NoDatabase);
         }
         let ssl_mode = ssl_mode.unwrap_or_else(|| default_ssl_mode(&pg));
         pg.ssl_mode(ssl_mode.for_tokio_postgres());

@@ -6,7 +6,7 @@
 //!
 //! Every crud's uuid is chosen here, before anything is sent, and both statements insert with
 //! `ON CONFLICT (uuid) DO NOTHING`: sending the same cruds again can never write one twice.
-//! Failure keeps every request's own outcome:
+//! InsertFailure keeps every request's own outcome:
 //! - the database rejected the *data* (SQLSTATE class 22 or 23; the transaction rolled back, so
 //!   nothing was written): the cruds of a batch are retried one by one, so only the bad one fails;
 //! - any other answer from the database about the statement (statement timeout, too many
@@ -33,13 +33,13 @@ use tokio::time::Instant;
 use tracing::{Instrument, Span};
 use uuid::Uuid;
 
-use crate::activity::FeedItem;
+use crate::activity::CrudRow;
 use crate::error::{is_data_rejection, DbError};
 use crate::pool::{checkout, Pool};
 use crate::statement::{CARDS_BY_UUID, CREATE_ACTIVITIES_BATCH, CREATE_ACTIVITY};
 
 /// What a create request gets back: the crud, `None` when the author handle is unknown.
-pub type CreateOutcome = Result<Option<FeedItem>, DbError>;
+pub type CreateOutcome = Result<Option<CrudRow>, DbError>;
 
 /// Tunables of [`CreateQueue`].
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +174,7 @@ async fn collect(
 }
 
 /// Why an insert statement did not give its rows.
-enum Failure {
+enum InsertFailure {
     /// The database rejected the data (class 22/23): rolled back, nothing written.
     Rejected(DbError),
     /// Nothing was written: the database refused for another reason, or the statement was never
@@ -184,7 +184,7 @@ enum Failure {
     Unknown(DbError),
 }
 
-impl Failure {
+impl InsertFailure {
     /// Classifies an error of the statement that writes (`sent`: it may have reached the server).
     fn of(e: tokio_postgres::Error, sent: bool) -> Self {
         let code = e.as_db_error().map(|db| db.code().code().to_owned());
@@ -220,7 +220,7 @@ impl Writer {
         };
         match self.insert(&batch).instrument(span).await {
             Ok(items) => answer_all(batch, items),
-            Err(Failure::Rejected(e)) if batch.len() > 1 => {
+            Err(InsertFailure::Rejected(e)) if batch.len() > 1 => {
                 tracing::warn!(
                     size = batch.len(),
                     sqlstate = e.sqlstate(),
@@ -230,8 +230,10 @@ impl Writer {
                     self.write_alone(pending).await;
                 }
             }
-            Err(Failure::Rejected(e) | Failure::NotWritten(e)) => answer_error(batch, &e),
-            Err(Failure::Unknown(e)) => self.resolve(batch, e).await,
+            Err(InsertFailure::Rejected(e) | InsertFailure::NotWritten(e)) => {
+                answer_error(batch, &e)
+            }
+            Err(InsertFailure::Unknown(e)) => self.resolve(batch, e).await,
         }
     }
 
@@ -241,14 +243,18 @@ impl Writer {
         let batch = vec![pending];
         match self.insert(&batch).instrument(span).await {
             Ok(items) => answer_all(batch, items),
-            Err(Failure::Rejected(e) | Failure::NotWritten(e)) => answer_error(batch, &e),
-            Err(Failure::Unknown(e)) => self.resolve(batch, e).await,
+            Err(InsertFailure::Rejected(e) | InsertFailure::NotWritten(e)) => {
+                answer_error(batch, &e)
+            }
+            Err(InsertFailure::Unknown(e)) => self.resolve(batch, e).await,
         }
     }
 
     /// Writes the cruds in one statement; one entry per input, in input order.
-    async fn insert(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, Failure> {
-        let client = checkout(&self.pool).await.map_err(Failure::NotWritten)?;
+    async fn insert(&self, batch: &[Pending]) -> Result<Vec<Option<CrudRow>>, InsertFailure> {
+        let client = checkout(&self.pool)
+            .await
+            .map_err(InsertFailure::NotWritten)?;
         self.insert_on(&client, batch).await
     }
 
@@ -256,12 +262,12 @@ impl Writer {
         &self,
         client: &deadpool_postgres::ClientWrapper,
         batch: &[Pending],
-    ) -> Result<Vec<Option<FeedItem>>, Failure> {
+    ) -> Result<Vec<Option<CrudRow>>, InsertFailure> {
         if let [only] = batch {
-            let on = self.pool.on(client);
+            let on = self.pool.statements_on(client);
             on.ready(&CREATE_ACTIVITY)
                 .await
-                .map_err(|e| Failure::of(e, false))?;
+                .map_err(|e| InsertFailure::of(e, false))?;
             self.statements.fetch_add(1, Ordering::Relaxed);
             let row = on
                 .query_opt(
@@ -274,17 +280,17 @@ impl Writer {
                     ],
                 )
                 .await
-                .map_err(|e| Failure::of(e, true))?;
+                .map_err(|e| InsertFailure::of(e, true))?;
             let item = row
-                .map(|r| FeedItem::from_row(&r))
+                .map(|r| CrudRow::from_row(&r))
                 .transpose()
-                .map_err(|e| Failure::NotWritten(e.into()))?;
+                .map_err(|e| InsertFailure::NotWritten(e.into()))?;
             return Ok(vec![item]);
         }
-        let on = self.pool.on(client);
+        let on = self.pool.statements_on(client);
         on.ready(&CREATE_ACTIVITIES_BATCH)
             .await
-            .map_err(|e| Failure::of(e, false))?;
+            .map_err(|e| InsertFailure::of(e, false))?;
         let handles: Vec<&str> = batch.iter().map(|p| p.crud.author.as_str()).collect();
         let messages: Vec<&str> = batch.iter().map(|p| p.crud.message.as_str()).collect();
         let ttls: Vec<i64> = batch.iter().map(|p| p.crud.ttl.seconds()).collect();
@@ -296,8 +302,8 @@ impl Writer {
                 &[&handles, &messages, &ttls, &uuids],
             )
             .await
-            .map_err(|e| Failure::of(e, true))?;
-        by_position(&rows, batch.len()).map_err(Failure::NotWritten)
+            .map_err(|e| InsertFailure::of(e, true))?;
+        by_position(&rows, batch.len()).map_err(InsertFailure::NotWritten)
     }
 
     /// Settles cruds whose statement may or may not have committed (see the module docs).
@@ -311,7 +317,7 @@ impl Writer {
                         "connection lost while creating; outcome resolved by uuid");
                     return answer_all(batch, items);
                 }
-                Ok(Err(Failure::Rejected(e))) => {
+                Ok(Err(InsertFailure::Rejected(e))) => {
                     // Rejected for its data: none of the batch is written; settle each alone.
                     tracing::warn!(
                         size = batch.len(),
@@ -323,7 +329,7 @@ impl Writer {
                     }
                     return;
                 }
-                Ok(Err(Failure::NotWritten(e) | Failure::Unknown(e))) => last = e,
+                Ok(Err(InsertFailure::NotWritten(e) | InsertFailure::Unknown(e))) => last = e,
                 Err(_elapsed) => break,
             }
             if Instant::now() + RESOLVE_PAUSE >= deadline {
@@ -343,27 +349,27 @@ impl Writer {
     /// Sends the cruds again (a no-op for those already written: same uuids) and reads every
     /// one back by uuid, on a fresh connection: pooled ones may be as dead as the one that broke
     /// and not known to be yet. `None` for a crud that is not there: its author is unknown.
-    async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<FeedItem>>, Failure> {
+    async fn written(&self, batch: &[Pending]) -> Result<Vec<Option<CrudRow>>, InsertFailure> {
         let client = self
             .pool
             .fresh_connection()
             .await
-            .map_err(Failure::NotWritten)?;
+            .map_err(InsertFailure::NotWritten)?;
         self.insert_on(&client, batch).await?;
         let read_back = async {
             let uuids: Vec<Uuid> = batch.iter().map(|p| p.uuid).collect();
             let rows = self
                 .pool
-                .on(&client)
+                .statements_on(&client)
                 .query(&CARDS_BY_UUID, &[&uuids])
                 .await?;
             by_position(&rows, batch.len())
         };
-        read_back.await.map_err(Failure::NotWritten)
+        read_back.await.map_err(InsertFailure::NotWritten)
     }
 }
 
-fn answer_all(batch: Vec<Pending>, items: Vec<Option<FeedItem>>) {
+fn answer_all(batch: Vec<Pending>, items: Vec<Option<CrudRow>>) {
     for (pending, item) in batch.into_iter().zip(items) {
         pending.answer(Ok(item));
     }
@@ -380,8 +386,8 @@ fn answer_error(batch: Vec<Pending>, error: &DbError) {
 fn by_position(
     rows: &[tokio_postgres::Row],
     inputs: usize,
-) -> Result<Vec<Option<FeedItem>>, DbError> {
-    let mut items: Vec<Option<FeedItem>> = vec![None; inputs];
+) -> Result<Vec<Option<CrudRow>>, DbError> {
+    let mut items: Vec<Option<CrudRow>> = vec![None; inputs];
     for row in rows {
         let ord: i64 = row.try_get("ord")?;
         let index = usize::try_from(ord - 1)
@@ -391,7 +397,7 @@ fn by_position(
                 sqlstate: None,
                 message: format!("create answered position {ord} for {inputs} inputs"),
             })?;
-        items[index] = Some(FeedItem::from_row(row)?);
+        items[index] = Some(CrudRow::from_row(row)?);
     }
     Ok(items)
 }

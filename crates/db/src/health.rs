@@ -7,6 +7,6 @@ use crate::statement::PING;
 /// Runs `SELECT 1` on a pooled connection.
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = checkout(pool).await?;
-    pool.on(&client).query_one(&PING, &[]).await?;
+    pool.statements_on(&client).query_one(&PING, &[]).await?;
     Ok(())
 }

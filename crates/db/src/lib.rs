@@ -8,6 +8,7 @@
 //! - [`create_queue`]: group commit for concurrent creates
 //! - [`statement`]: every pooled statement and how it is sent (direct or behind a pooler)
 //! - [`reads`]: reads on streaming standbys, the primary as the fallback
+//! - [`service`]: the service's database section of its config, and what it starts
 
 pub mod activities;
 pub mod activity;
@@ -21,6 +22,7 @@ pub mod notify;
 pub mod pool;
 pub mod reads;
 pub mod seeds;
+pub mod service;
 pub mod statement;
 pub mod tls;
 pub mod users;
@@ -30,3 +32,4 @@ pub use create_queue::{CreateQueue, CreateQueueSettings};
 pub use error::DbError;
 pub use pool::{Pool, PoolSettings, Pooler};
 pub use reads::Reads;
+pub use service::{Database, DatabaseConfig};

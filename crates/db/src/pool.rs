@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use crate::config::{ConnectSettings, DEFAULT_STATEMENT_TIMEOUT_MS};
 use crate::error::DbError;
-use crate::statement::{learn_types, On};
+use crate::statement::{learn_types, Statements};
 use crate::tls;
 
 pub use crate::statement::Pooler;
@@ -84,8 +84,11 @@ impl Pool {
     }
 
     /// Statements on `client`, a connection of this pool.
-    pub fn on<'a>(&self, client: &'a deadpool_postgres::ClientWrapper) -> On<'a> {
-        On::new(client, self.pooler)
+    pub fn statements_on<'a>(
+        &self,
+        client: &'a deadpool_postgres::ClientWrapper,
+    ) -> Statements<'a> {
+        Statements::new(client, self.pooler)
     }
 }
 

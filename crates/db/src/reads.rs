@@ -90,6 +90,16 @@ pub struct StandbyReport {
     pub serving: bool,
 }
 
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Any standby within the lag bound may serve it.
+    WithinLagBound,
+    /// Only a standby proven to hold everything the primary had committed at this moment may
+    /// serve it (a read after one's own write, a cache rebuilt after a change).
+    CaughtUpTo(Instant),
+}
+
 impl Reads {
     /// Every read on the primary.
     pub fn primary_only(primary: Pool) -> Self {
@@ -167,17 +177,29 @@ impl Reads {
         &self.inner.primary
     }
 
-    /// Runs `read` on a standby fresh enough to serve it, else on the primary; a read that
-    /// fails on a standby runs again on the primary. With `fresh_since`, only a standby proven
-    /// to hold everything the primary had committed at that moment may serve it.
+    /// Runs `read` on a standby within the lag bound, else on the primary; a read that fails on
+    /// a standby runs again on the primary.
     ///
     /// `read` gets the pool by value (a cheap handle) so that its future borrows nothing from
     /// this call and stays `Send` for axum.
-    pub async fn read<T, F, Fut>(&self, fresh_since: Option<Instant>, read: F) -> Result<T, DbError>
+    pub async fn read<T, F, Fut>(&self, read: F) -> Result<T, DbError>
     where
         F: Fn(Pool) -> Fut,
         Fut: std::future::Future<Output = Result<T, DbError>>,
     {
+        self.read_with(Freshness::WithinLagBound, read).await
+    }
+
+    /// [`Self::read`], with the freshness the read needs.
+    pub async fn read_with<T, F, Fut>(&self, freshness: Freshness, read: F) -> Result<T, DbError>
+    where
+        F: Fn(Pool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbError>>,
+    {
+        let fresh_since = match freshness {
+            Freshness::WithinLagBound => None,
+            Freshness::CaughtUpTo(moment) => Some(moment),
+        };
         if let Some(standby) = self.pick(fresh_since) {
             match read(standby.pool.clone()).await {
                 Ok(value) => {

@@ -66,7 +66,6 @@ pub const CREATE_REPLY: Sql = sql!("activities/create_reply.sql", [UUID, TEXT, T
 pub const LIST_HOME_FEED: Sql = sql!("activities/list_home_feed.sql", [INT8, INT8]);
 pub const LIST_HOME_FEED_BEFORE: Sql =
     sql!("activities/list_home_feed_before.sql", [INT8, UUID, INT8]);
-pub const LIST_HOME_FEED_TIMED: Sql = sql!("activities/list_home_feed_timed.sql", [INT8, INT8]);
 pub const PURGE_EXPIRED: Sql = sql!("activities/purge_expired.sql", [INT8]);
 pub const SHOW_ACTIVITY: Sql = sql!("activities/show_activity.sql", [TEXT, UUID, INT8]);
 pub const SHOW_ACTIVITY_AFTER: Sql = sql!(
@@ -93,7 +92,6 @@ pub const ALL: &[&Sql] = &[
     &CREATE_REPLY,
     &LIST_HOME_FEED,
     &LIST_HOME_FEED_BEFORE,
-    &LIST_HOME_FEED_TIMED,
     &PURGE_EXPIRED,
     &SHOW_ACTIVITY,
     &SHOW_ACTIVITY_AFTER,
@@ -112,20 +110,20 @@ pub const ALL: &[&Sql] = &[
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// Sends [`Sql`] statements on one connection the way its [`Pooler`] allows.
-pub struct On<'a> {
+pub struct Statements<'a> {
     client: &'a deadpool_postgres::ClientWrapper,
     pooler: Pooler,
 }
 
-impl std::fmt::Debug for On<'_> {
+impl std::fmt::Debug for Statements<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("On")
+        f.debug_struct("Statements")
             .field("pooler", &self.pooler)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> On<'a> {
+impl<'a> Statements<'a> {
     pub fn new(client: &'a deadpool_postgres::ClientWrapper, pooler: Pooler) -> Self {
         Self { client, pooler }
     }

@@ -1,9 +1,8 @@
 //! Users: a user's page and the short form.
 
-use serde::Serialize;
 use uuid::Uuid;
 
-use crate::activity::FeedItem;
+use crate::activity::CrudRow;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 use crate::statement::{
@@ -48,7 +47,7 @@ pub async fn insert_from_cognito(
 ) -> Result<CognitoInsert, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(
             &INSERT_FROM_COGNITO,
             &[
@@ -64,7 +63,7 @@ pub async fn insert_from_cognito(
     }
     // A second statement, so a new snapshot: it sees a concurrent delivery's committed row.
     let present = pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(&FIND_USER_BY_COGNITO_ID, &[&user.cognito_user_id])
         .await?;
     Ok(if present.is_some() {
@@ -75,23 +74,20 @@ pub async fn insert_from_cognito(
 }
 
 /// `{uuid, handle, display_name}` of a user (the frontend's user cards).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct UserShort {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserShortRow {
     pub uuid: Uuid,
     pub handle: String,
     pub display_name: String,
 }
 
 /// A user's public profile, as the top of their page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Profile {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
     pub uuid: Uuid,
     pub handle: String,
     pub display_name: String,
     /// `null` when the user wrote none (always present).
-    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub bio: Option<String>,
     /// The user's unexpired cruds (replies not counted), counted up to [`CRUDS_COUNT_CAP`]:
     /// that value means "at least that many".
@@ -103,11 +99,10 @@ pub struct Profile {
 pub const CRUDS_COUNT_CAP: i64 = 1_000;
 
 /// `GET /api/activities/@{handle}`: the profile and the user's newest cruds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct UserPage {
-    pub profile: Profile,
-    pub activities: Vec<FeedItem>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPageRow {
+    pub profile: ProfileRow,
+    pub activities: Vec<CrudRow>,
 }
 
 /// The page of `handle` with at most `limit` cruds, each with its newest `replies` replies;
@@ -117,16 +112,16 @@ pub async fn show_user_page(
     handle: &str,
     limit: i64,
     replies: i64,
-) -> Result<Option<UserPage>, DbError> {
+) -> Result<Option<UserPageRow>, DbError> {
     let client = checkout(pool).await?;
     let rows = pool
-        .on(&client)
+        .statements_on(&client)
         .query(&SHOW_USER_PAGE, &[&handle, &limit, &replies])
         .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let profile = Profile {
+    let profile = ProfileRow {
         uuid: first.try_get("uuid")?,
         handle: first.try_get("handle")?,
         display_name: first.try_get("display_name")?,
@@ -135,36 +130,42 @@ pub async fn show_user_page(
     };
     let mut activities = Vec::with_capacity(rows.len());
     for row in &rows {
-        activities.extend(FeedItem::from_optional_row(row)?);
+        activities.extend(CrudRow::from_optional_row(row)?);
     }
-    Ok(Some(UserPage {
+    Ok(Some(UserPageRow {
         profile,
         activities,
     }))
 }
 
-pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserShort>, DbError> {
+pub async fn find_user_short(pool: &Pool, handle: &str) -> Result<Option<UserShortRow>, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(&FIND_USER_SHORT, &[&handle])
         .await?;
     row.map(|r| user_short(&r)).transpose()
 }
 
 /// Up to `limit` users by handle: who the web page's dev-mode author picker offers.
-pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShort>, DbError> {
+pub async fn list_authors(pool: &Pool, limit: i64) -> Result<Vec<UserShortRow>, DbError> {
     let client = checkout(pool).await?;
-    let rows = pool.on(&client).query(&LIST_AUTHORS, &[&limit]).await?;
+    let rows = pool
+        .statements_on(&client)
+        .query(&LIST_AUTHORS, &[&limit])
+        .await?;
     rows.iter().map(user_short).collect()
 }
 
 /// The user a verified Cognito token speaks for (`cognito_user_id = sub`); `None` when no row
 /// was ever recorded for them.
-pub async fn find_user_by_cognito_id(pool: &Pool, sub: &str) -> Result<Option<UserShort>, DbError> {
+pub async fn find_user_by_cognito_id(
+    pool: &Pool,
+    sub: &str,
+) -> Result<Option<UserShortRow>, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(&FIND_USER_BY_COGNITO_ID, &[&sub])
         .await?;
     row.map(|r| user_short(&r)).transpose()
@@ -175,10 +176,10 @@ pub async fn update_profile(
     pool: &Pool,
     handle: &str,
     profile: &domain::ProfileUpdate,
-) -> Result<Option<UserShort>, DbError> {
+) -> Result<Option<UserShortRow>, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(
             &UPDATE_PROFILE,
             &[
@@ -191,8 +192,8 @@ pub async fn update_profile(
     row.map(|r| user_short(&r)).transpose()
 }
 
-fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
-    Ok(UserShort {
+fn user_short(row: &tokio_postgres::Row) -> Result<UserShortRow, DbError> {
+    Ok(UserShortRow {
         uuid: row.try_get("uuid")?,
         handle: row.try_get("handle")?,
         display_name: row.try_get("display_name")?,
@@ -203,7 +204,7 @@ fn user_short(row: &tokio_postgres::Row) -> Result<UserShort, DbError> {
 pub async fn handle_taken(pool: &Pool, handle: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
     let row = pool
-        .on(&client)
+        .statements_on(&client)
         .query_one(&HANDLE_TAKEN, &[&handle])
         .await?;
     Ok(row.try_get("taken")?)
@@ -230,7 +231,7 @@ impl std::fmt::Debug for PlaceholderUser {
 /// Users still carrying a placeholder `cognito_user_id`, by handle.
 pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>, DbError> {
     let client = checkout(pool).await?;
-    pool.on(&client)
+    pool.statements_on(&client)
         .query(&LIST_PLACEHOLDER_USERS, &[])
         .await?
         .iter()
@@ -248,7 +249,7 @@ pub async fn list_placeholder_users(pool: &Pool) -> Result<Vec<PlaceholderUser>,
 pub async fn link_cognito_user(pool: &Pool, uuid: Uuid, sub: &str) -> Result<bool, DbError> {
     let client = checkout(pool).await?;
     Ok(pool
-        .on(&client)
+        .statements_on(&client)
         .query_opt(&LINK_COGNITO_USER, &[&uuid, &sub])
         .await?
         .is_some())

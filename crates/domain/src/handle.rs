@@ -5,15 +5,21 @@ use std::fmt;
 /// Longest handle accepted (Mastodon's limit: handles appear in URLs and in every crud).
 pub const MAX_HANDLE_CHARS: usize = 30;
 
+/// The handle alphabet as a regular expression (its length is [`MAX_HANDLE_CHARS`]). The text
+/// means the same in PostgreSQL (the `users_handle_format` CHECK of migration V3), ECMA-262 (the
+/// OpenAPI `pattern`) and Rust's `regex`; tests on each side prove it matches [`Handle::parse`].
+pub const HANDLE_PATTERN: &str = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$";
+
+/// The handle alphabet in words, for messages people read.
+pub const HANDLE_RULE: &str = "letters a-z, digits and underscores, with dots or dashes inside";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandleError {
     #[error("the handle is empty")]
     Blank,
     #[error("the handle is longer than {MAX_HANDLE_CHARS} characters")]
     TooLong,
-    #[error(
-        "a handle may hold only letters a-z, digits and underscores, with dots or dashes inside"
-    )]
+    #[error("a handle may hold only {HANDLE_RULE}")]
     InvalidCharacters,
 }
 
@@ -50,6 +56,29 @@ impl Handle {
     }
 }
 
+/// Strings that probe the handle rule's edges (empty, the longest, one too long, and every
+/// three-character string over an alphabet of allowed, inner-only and look-alike characters):
+/// shared by this crate's test of [`HANDLE_PATTERN`] and the data layer's test of its CHECK.
+#[doc(hidden)]
+pub fn handle_candidates() -> Vec<String> {
+    let alphabet = [
+        "a", "Z", "0", "_", ".", "-", " ", "@", "é", "а", "\u{200b}", "\n",
+    ];
+    let mut candidates = vec![
+        String::new(),
+        "a".repeat(MAX_HANDLE_CHARS),
+        "a".repeat(MAX_HANDLE_CHARS + 1),
+    ];
+    for a in alphabet {
+        for b in alphabet {
+            for c in alphabet {
+                candidates.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    candidates
+}
+
 impl fmt::Display for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -65,6 +94,19 @@ impl AsRef<str> for Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pattern_accepts_exactly_what_parse_keeps_unchanged() {
+        let pattern = regex::Regex::new(HANDLE_PATTERN).unwrap();
+        let candidates = handle_candidates();
+        assert!(candidates.len() > 1_700);
+        for candidate in candidates {
+            let by_parse = Handle::parse(&candidate).is_ok_and(|h| h.as_str() == candidate);
+            let by_pattern =
+                pattern.is_match(&candidate) && candidate.chars().count() <= MAX_HANDLE_CHARS;
+            assert_eq!(by_parse, by_pattern, "{candidate:?}");
+        }
+    }
 
     #[test]
     fn parse_drops_one_leading_at_and_surrounding_space() {

@@ -9,8 +9,12 @@ pub mod profile;
 pub mod ttl;
 
 pub use error_chain::error_chain;
-pub use handle::{Handle, HandleError};
+pub use handle::{
+    handle_candidates, Handle, HandleError, HANDLE_PATTERN, HANDLE_RULE, MAX_HANDLE_CHARS,
+};
 pub use message::{Message, MessageError, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
-pub use new_crud::{NewCrud, NewReply, Rule};
-pub use profile::{ProfileEdit, ProfileUpdate, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS};
+pub use new_crud::{CrudFields, NewCrud, NewReply, ReplyFields, Rule};
+pub use profile::{
+    ProfileEdit, ProfileFields, ProfileUpdate, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS,
+};
 pub use ttl::{Ttl, TtlError};

@@ -45,6 +45,21 @@ impl From<MessageError> for Rule {
     }
 }
 
+/// A create request's fields as sent; `None`: missing (or not text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CrudFields<'a> {
+    pub ttl: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
+/// A reply request's fields as sent; `None`: missing (or not text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplyFields<'a> {
+    pub author: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
 /// A crud that passed every rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCrud {
@@ -54,16 +69,18 @@ pub struct NewCrud {
 }
 
 impl NewCrud {
-    /// Checks all fields; missing ones are `None`. Returns every broken rule on failure.
-    pub fn parse(
-        ttl: Option<&str>,
-        user_handle: Option<&str>,
-        message: Option<&str>,
-    ) -> Result<Self, Vec<Rule>> {
+    /// Checks all fields. Returns every broken rule on failure, in the order ttl, author,
+    /// message.
+    pub fn parse(fields: CrudFields<'_>) -> Result<Self, Vec<Rule>> {
+        let CrudFields {
+            ttl,
+            author,
+            message,
+        } = fields;
         let ttl = ttl
             .and_then(|t| t.parse::<Ttl>().ok())
             .ok_or(Rule::TtlBlank);
-        let author = parse_author(user_handle);
+        let author = parse_author(author);
         let message = Message::crud(message.unwrap_or_default()).map_err(Rule::from);
         match (ttl, author, message) {
             (Ok(ttl), Ok(author), Ok(message)) => Ok(Self {
@@ -84,8 +101,10 @@ pub struct NewReply {
 }
 
 impl NewReply {
-    pub fn parse(user_handle: Option<&str>, message: Option<&str>) -> Result<Self, Vec<Rule>> {
-        let author = parse_author(user_handle);
+    /// Checks both fields; returns every broken rule (author first).
+    pub fn parse(fields: ReplyFields<'_>) -> Result<Self, Vec<Rule>> {
+        let ReplyFields { author, message } = fields;
+        let author = parse_author(author);
         let message = Message::reply(message.unwrap_or_default()).map_err(Rule::from);
         match (author, message) {
             (Ok(author), Ok(message)) => Ok(Self { author, message }),
@@ -111,7 +130,7 @@ mod tests {
     #[test]
     fn all_fields_missing_reports_three_rules_in_order() {
         assert_eq!(
-            NewCrud::parse(None, None, None),
+            NewCrud::parse(CrudFields::default()),
             Err(vec![
                 Rule::TtlBlank,
                 Rule::UserHandleBlank,
@@ -141,7 +160,11 @@ mod tests {
             if mask & 4 != 0 {
                 expected.push(Rule::MessageExceedMaxChars);
             }
-            let got = NewCrud::parse(Some(ttl), Some(user), Some(message));
+            let got = NewCrud::parse(CrudFields {
+                ttl: Some(ttl),
+                author: Some(user),
+                message: Some(message),
+            });
             if expected.is_empty() {
                 let crud = got.unwrap();
                 assert_eq!((crud.ttl, crud.author.as_str()), (Ttl::SevenDays, "bayko"));
@@ -176,14 +199,20 @@ mod tests {
     fn reply_accepts_long_text_up_to_its_own_limit() {
         let text = "y".repeat(1024);
         assert_eq!(
-            NewReply::parse(Some("bayko"), Some(&text))
-                .unwrap()
-                .message
-                .as_str(),
+            NewReply::parse(ReplyFields {
+                author: Some("bayko"),
+                message: Some(&text),
+            })
+            .unwrap()
+            .message
+            .as_str(),
             text
         );
         assert_eq!(
-            NewReply::parse(None, Some("")),
+            NewReply::parse(ReplyFields {
+                author: None,
+                message: Some(""),
+            }),
             Err(vec![Rule::UserHandleBlank, Rule::MessageBlank])
         );
     }

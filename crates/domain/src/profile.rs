@@ -23,14 +23,24 @@ pub struct ProfileEdit {
     pub update: ProfileUpdate,
 }
 
+/// A profile update's fields as sent; `None`: missing (or not text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProfileFields<'a> {
+    pub author: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub bio: Option<&'a str>,
+}
+
 impl ProfileEdit {
-    pub fn parse(
-        user_handle: Option<&str>,
-        display_name: Option<&str>,
-        bio: Option<&str>,
-    ) -> Result<Self, Vec<Rule>> {
+    /// Checks every field; returns every broken rule (author first).
+    pub fn parse(fields: ProfileFields<'_>) -> Result<Self, Vec<Rule>> {
+        let ProfileFields {
+            author,
+            display_name,
+            bio,
+        } = fields;
         match (
-            parse_author(user_handle),
+            parse_author(author),
             ProfileUpdate::parse(display_name, bio),
         ) {
             (Ok(author), Ok(update)) => Ok(Self { author, update }),
@@ -80,11 +90,20 @@ mod tests {
 
     #[test]
     fn an_edit_names_its_user_and_reports_the_handle_rule_first() {
-        let edit = ProfileEdit::parse(Some("bayko"), Some("Andrew B."), None).unwrap();
+        let edit = ProfileEdit::parse(ProfileFields {
+            author: Some("bayko"),
+            display_name: Some("Andrew B."),
+            bio: None,
+        })
+        .unwrap();
         assert_eq!(edit.author.as_str(), "bayko");
         assert_eq!(edit.update.display_name, "Andrew B.");
         assert_eq!(
-            ProfileEdit::parse(Some("not a handle"), Some(""), None),
+            ProfileEdit::parse(ProfileFields {
+                author: Some("not a handle"),
+                display_name: Some(""),
+                bio: None,
+            }),
             Err(vec![Rule::UserHandleBlank, Rule::DisplayNameBlank])
         );
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown ttl; expected one of 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour")]
+#[error("unknown ttl; expected one of {}", Ttl::names().join(", "))]
 pub struct TtlError;
 
 /// The seven lifetimes the Cruddur frontend offers.
@@ -29,6 +29,14 @@ impl Ttl {
         Ttl::ThreeHours,
         Ttl::OneHour,
     ];
+
+    /// The one a form preselects.
+    pub const DEFAULT: Ttl = Ttl::SevenDays;
+
+    /// The wire names, in [`Self::ALL`]'s order.
+    pub fn names() -> [&'static str; 7] {
+        Ttl::ALL.map(Ttl::as_str)
+    }
 
     /// The wire name, e.g. `"7-days"`.
     pub fn as_str(self) -> &'static str {

@@ -12,7 +12,7 @@ pub use own_cluster::{OwnCluster, OwnStandby, OWN_DATABASE};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use db::{ConnectSettings, DatabaseUrl, Pool, PoolSettings};
+use db::{ConnectSettings, DatabaseUrl, Pool};
 use local_cluster::EphemeralCluster;
 use tokio_postgres::Client;
 
@@ -108,6 +108,7 @@ pub struct TestDb {
     name: String,
     url: DatabaseUrl,
     settings: ConnectSettings,
+    service: db::DatabaseConfig,
     pool: Pool,
 }
 
@@ -138,29 +139,22 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("create test database {name}: {e}"));
         let url = shared.cluster.url(&name).expect("cluster password");
         let settings = url.parse().expect("harness URL parses");
-        let pool = match &shared.pooler {
-            None => db::pool::build_pool(&settings, &PoolSettings::default()),
-            Some(pooler) => {
-                let through = DatabaseUrl::new(format!(
-                    "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
-                    pooler.port()
-                ))
-                .parse()
-                .expect("pooler URL parses");
-                db::pool::build_pool(
-                    &through,
-                    &PoolSettings {
-                        pooler: db::Pooler::Transaction,
-                        ..PoolSettings::default()
-                    },
-                )
-            }
+        let mut service = db::DatabaseConfig::direct(settings.clone());
+        if let Some(pooler) = &shared.pooler {
+            service.primary = DatabaseUrl::new(format!(
+                "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
+                pooler.port()
+            ))
+            .parse()
+            .expect("pooler URL parses");
+            service.pool.pooler = db::Pooler::Transaction;
         }
-        .expect("test pool");
+        let pool = db::pool::build_pool(&service.primary, &service.pool).expect("test pool");
         Self {
             name,
             url,
             settings,
+            service,
             pool,
         }
     }
@@ -176,6 +170,13 @@ impl TestDb {
     /// The database itself, never through a pooler (for LISTEN and admin work).
     pub fn settings(&self) -> &ConnectSettings {
         &self.settings
+    }
+
+    /// The database section of a service's config for this database: its pool through
+    /// PgBouncer in transaction mode when [`POOLER_ENV`] says so, `LISTEN` on the database
+    /// itself, every other setting its default.
+    pub fn service_config(&self) -> db::DatabaseConfig {
+        self.service.clone()
     }
 
     /// The database's pool: through PgBouncer in transaction mode when [`POOLER_ENV`] says so,

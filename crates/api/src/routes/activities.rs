@@ -5,18 +5,19 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use db::activities::{self, ReplyOutcome};
-use domain::{NewCrud, NewReply};
+use domain::{CrudFields, NewCrud, NewReply, ReplyFields};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::body::{text, JsonBody};
+use crate::body::{json_str, JsonBody};
 use crate::error::ApiError;
+use crate::json::FeedItem;
 use crate::path::PathParams;
 use crate::responses::json;
-use crate::routes::{cursor, page_limit, parse_handle};
-use crate::AppState;
+use crate::routes::{cursor, field_schemas, page_limit, parse_handle, paths};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct FeedQuery {
@@ -39,14 +40,14 @@ pub struct StatusQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateActivityRequest {
     /// 1–280 characters.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 280)]
+    #[schema(schema_with = field_schemas::crud_message)]
     pub message: Option<Value>,
     /// One of 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour.
-    #[schema(value_type = Option<String>, pattern = "^(30-days|7-days|3-days|1-day|12-hours|3-hours|1-hour)$")]
+    #[schema(schema_with = field_schemas::ttl)]
     pub ttl: Option<Value>,
     /// The author's handle: required in dev mode; in cognito mode optional, and when given it
     /// must be the token's user (else 403).
-    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$", max_length = 30)]
+    #[schema(schema_with = field_schemas::crud_author)]
     pub user_handle: Option<Value>,
 }
 
@@ -54,20 +55,20 @@ pub struct CreateActivityRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateReplyRequest {
     /// 1–1024 characters.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 1024)]
+    #[schema(schema_with = field_schemas::reply_message)]
     pub message: Option<Value>,
     /// The author's handle (dev mode).
-    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$", max_length = 30)]
+    #[schema(schema_with = field_schemas::reply_author)]
     pub user_handle: Option<Value>,
 }
 
 #[utoipa::path(
     get,
-    path = "/api/activities/home",
+    path = paths::HOME,
     tag = "activities",
     params(FeedQuery),
     responses(
-        (status = 200, description = "Unexpired cruds, newest first", body = Vec<db::activity::FeedItem>),
+        (status = 200, description = "Unexpired cruds, newest first", body = Vec<crate::json::FeedItem>),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = Vec<String>),
         (status = 503, description = "`database_unavailable`", body = Vec<String>),
     )
@@ -86,25 +87,26 @@ pub async fn home(
         }
     }
     let replies = state.item_replies;
-    let items = state
-        .reads
-        .read(None, move |pool| async move {
-            activities::list_home_feed(&pool, limit, before, replies).await
-        })
-        .await?;
-    json(StatusCode::OK, &items)
+    let items =
+        state
+            .reads
+            .read(move |pool| async move {
+                activities::list_home_feed(&pool, limit, before, replies).await
+            })
+            .await?;
+    json(StatusCode::OK, &crate::json::feed(items))
 }
 
 #[utoipa::path(
     post,
-    path = "/api/activities",
+    path = paths::ACTIVITIES,
     tag = "activities",
     request_body = CreateActivityRequest,
     responses(
-        (status = 200, description = "The created crud", body = db::activity::FeedItem),
+        (status = 200, description = "The created crud", body = crate::json::FeedItem),
         (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`", body = Vec<String>),
-        crate::openapi::WriteRejections,
+        super::rejections::WriteRejections,
     )
 )]
 pub async fn create(
@@ -113,24 +115,26 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateActivityRequest>,
 ) -> Result<Response, ApiError> {
     state
-        .write_as(&headers, text(&body.user_handle), async |author| {
-            let crud = NewCrud::parse(text(&body.ttl), author, text(&body.message))
-                .map_err(ApiError::Validation)?;
+        .write_as(&headers, json_str(&body.user_handle), async |author| {
+            let crud = NewCrud::parse(CrudFields {
+                ttl: json_str(&body.ttl),
+                author,
+                message: json_str(&body.message),
+            })
+            .map_err(ApiError::Validation)?;
             let created = state
-                .creates
+                .writes
                 .create(crud)
                 .await?
                 .ok_or(ApiError::UserNotFound)?;
-            // Before the answer: the author's next feed request must show the crud.
-            state.wrote();
-            json(StatusCode::OK, &created)
+            json(StatusCode::OK, &FeedItem::from(created))
         })
         .await
 }
 
 #[utoipa::path(
     get,
-    path = "/api/activities/@{handle}/status/{uuid}",
+    path = paths::STATUS,
     tag = "activities",
     params(
         ("handle" = String, Path, description = "Author handle"),
@@ -138,7 +142,7 @@ pub async fn create(
         StatusQuery,
     ),
     responses(
-        (status = 200, description = "The crud and a page of its replies, oldest first (`replies_count` is the total)", body = db::activity::StatusPage),
+        (status = 200, description = "The crud and a page of its replies, oldest first (`replies_count` is the total)", body = crate::json::StatusPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_path` (a path segment that is not UTF-8), `invalid_limit`, `invalid_cursor` or `invalid_query`", body = Vec<String>),
         (status = 503, description = "`database_unavailable`", body = Vec<String>),
@@ -157,26 +161,26 @@ pub async fn show(
     let handle = handle.as_str();
     let page = state
         .reads
-        .read(None, move |pool| async move {
+        .read(move |pool| async move {
             activities::show_activity(&pool, handle, uuid, limit, after).await
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    json(StatusCode::OK, &page)
+    json(StatusCode::OK, &FeedItem::from(page).as_status_page())
 }
 
 #[utoipa::path(
     post,
-    path = "/api/activities/{uuid}/reply",
+    path = paths::REPLY,
     tag = "activities",
     params(("uuid" = Uuid, Path, description = "The crud replied to")),
     request_body = CreateReplyRequest,
     responses(
-        (status = 200, description = "The created reply", body = db::activity::FeedItem),
+        (status = 200, description = "The created reply", body = crate::json::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_json`, or `invalid_path` (a path segment that is not UTF-8)", body = Vec<String>),
-        crate::openapi::WriteRejections,
+        super::rejections::WriteRejections,
     )
 )]
 pub async fn reply(
@@ -187,14 +191,14 @@ pub async fn reply(
 ) -> Result<Response, ApiError> {
     let parent = Uuid::parse_str(&parent).map_err(|_| ApiError::NotFound)?;
     state
-        .write_as(&headers, text(&body.user_handle), async |author| {
-            let new_reply =
-                NewReply::parse(author, text(&body.message)).map_err(ApiError::Validation)?;
-            match activities::create_reply(&state.pool, parent, &new_reply).await? {
-                ReplyOutcome::Created(item) => {
-                    state.wrote();
-                    json(StatusCode::OK, &item)
-                }
+        .write_as(&headers, json_str(&body.user_handle), async |author| {
+            let new_reply = NewReply::parse(ReplyFields {
+                author,
+                message: json_str(&body.message),
+            })
+            .map_err(ApiError::Validation)?;
+            match state.writes.reply(parent, &new_reply).await? {
+                ReplyOutcome::Created(row) => json(StatusCode::OK, &FeedItem::from(row)),
                 ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
                 ReplyOutcome::UnknownParent => Err(ApiError::NotFound),
             }

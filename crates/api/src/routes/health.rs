@@ -8,7 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ErrorCause, Severity};
-use crate::AppState;
+use crate::routes::paths;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -21,7 +22,7 @@ pub const API_VERSION: u32 = 1;
 
 #[utoipa::path(
     get,
-    path = "/api/health-check",
+    path = paths::HEALTH_CHECK,
     tag = "health",
     responses(
         (status = 200, description = "Service and database answer", body = HealthResponse),

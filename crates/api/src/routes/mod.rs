@@ -1,8 +1,11 @@
 //! One module per resource, and the parameter rules they share.
 
 pub mod activities;
+mod field_schemas;
 pub mod health;
+pub mod paths;
 pub mod profile;
+pub mod rejections;
 pub mod users;
 
 use domain::Handle;

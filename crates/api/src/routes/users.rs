@@ -8,10 +8,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::json::{UserPage, UserShort};
 use crate::path::PathParams;
 use crate::responses::json;
-use crate::routes::{page_limit, parse_handle};
-use crate::AppState;
+use crate::routes::{page_limit, parse_handle, paths};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UserPageQuery {
@@ -21,11 +22,11 @@ pub struct UserPageQuery {
 
 #[utoipa::path(
     get,
-    path = "/api/activities/@{handle}",
+    path = paths::USER_PAGE,
     tag = "users",
     params(("handle" = String, Path, description = "User handle"), UserPageQuery),
     responses(
-        (status = 200, description = "Profile and newest cruds", body = db::users::UserPage),
+        (status = 200, description = "Profile and newest cruds", body = crate::json::UserPage),
         (status = 404, description = "`not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
     )
@@ -40,23 +41,24 @@ pub async fn page(
     let limit = page_limit(query.limit.as_deref())?;
     let replies = state.item_replies;
     let handle = handle.as_str();
-    let page = state
-        .reads
-        .read(None, move |pool| async move {
-            db::users::show_user_page(&pool, handle, limit, replies).await
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    json(StatusCode::OK, &page)
+    let page =
+        state
+            .reads
+            .read(move |pool| async move {
+                db::users::show_user_page(&pool, handle, limit, replies).await
+            })
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    json(StatusCode::OK, &UserPage::from(page))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/users/@{handle}/short",
+    path = paths::USER_SHORT,
     tag = "users",
     params(("handle" = String, Path, description = "User handle")),
     responses(
-        (status = 200, description = "uuid, handle and display name", body = db::users::UserShort),
+        (status = 200, description = "uuid, handle and display name", body = crate::json::UserShort),
         (status = 404, description = "`not_found`", body = Vec<String>),
         (status = 400, description = "`invalid_path`: a path segment that is not UTF-8", body = Vec<String>),
     )
@@ -69,10 +71,8 @@ pub async fn short(
     let handle = handle.as_str();
     let user = state
         .reads
-        .read(None, move |pool| async move {
-            db::users::find_user_short(&pool, handle).await
-        })
+        .read(move |pool| async move { db::users::find_user_short(&pool, handle).await })
         .await?
         .ok_or(ApiError::NotFound)?;
-    json(StatusCode::OK, &user)
+    json(StatusCode::OK, &UserShort::from(user))
 }

@@ -24,10 +24,13 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use db::reads::Freshness;
+
+use crate::author::AuthorMode;
 use crate::error::ApiError;
 use crate::path::PathParams;
 use crate::routes::{cursor, parse_handle, DEFAULT_PAGE_SIZE};
-use crate::{AppState, AuthorMode};
+use crate::state::AppState;
 use pages::{Posting, Viewer};
 
 /// Cruds (or replies) a page shows.
@@ -103,10 +106,12 @@ pub const AFTER_WRITE_HEADER: &str = "x-after-write";
 
 /// The freshness a page read needs: everything committed before now, after the reader's own
 /// write; otherwise whatever a standby within the lag bound holds.
-fn freshness(headers: &HeaderMap) -> Option<std::time::Instant> {
-    headers
-        .contains_key(AFTER_WRITE_HEADER)
-        .then(std::time::Instant::now)
+fn freshness(headers: &HeaderMap) -> Freshness {
+    if headers.contains_key(AFTER_WRITE_HEADER) {
+        Freshness::CaughtUpTo(std::time::Instant::now())
+    } else {
+        Freshness::WithinLagBound
+    }
 }
 
 async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
@@ -114,9 +119,9 @@ async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
         AuthorMode::Dev => Posting::AsAnyOf(
             state
                 .reads
-                .read(None, move |pool| async move {
-                    db::users::list_authors(&pool, AUTHORS_LISTED).await
-                })
+                .read(
+                    move |pool| async move { db::users::list_authors(&pool, AUTHORS_LISTED).await },
+                )
                 .await?,
         ),
         AuthorMode::Cognito(_) => Posting::SignInElsewhere,
@@ -194,7 +199,7 @@ async fn home(
     let replies = state.item_replies;
     let mut items = state
         .reads
-        .read(fresh, move |pool| async move {
+        .read_with(fresh, move |pool| async move {
             activities::list_home_feed(&pool, PAGE + 1, before, replies).await
         })
         .await?;
@@ -217,7 +222,7 @@ async fn user(
     let handle = handle.as_str();
     let found = state
         .reads
-        .read(fresh, move |pool| async move {
+        .read_with(fresh, move |pool| async move {
             db::users::show_user_page(&pool, handle, PAGE, replies).await
         })
         .await?
@@ -248,7 +253,7 @@ async fn status(
     let handle = handle.as_str();
     let mut found = state
         .reads
-        .read(fresh, move |pool| async move {
+        .read_with(fresh, move |pool| async move {
             activities::show_activity(&pool, handle, uuid, PAGE + 1, after).await
         })
         .await?

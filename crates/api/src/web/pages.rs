@@ -2,14 +2,15 @@
 //! needs `PreEscaped`, used once, for the sentence table, which escapes itself).
 
 use chrono::{DateTime, Utc};
-use db::activity::{encode_timestamp, Activity, FeedItem};
-use db::users::{Profile, UserShort};
+use db::activity::{ActivityRow, CrudRow};
+use db::users::{ProfileRow, UserShortRow};
 use domain::{Ttl, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use uuid::Uuid;
 
 use super::assets::{SCRIPT, STYLESHEET};
 use super::{clock, sentences};
+use crate::json::encode_timestamp;
 
 /// Who is looking, as far as the page cares.
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub struct Viewer {
 #[derive(Debug)]
 pub enum Posting {
     /// Dev mode: posting, as any of these users.
-    AsAnyOf(Vec<UserShort>),
+    AsAnyOf(Vec<UserShortRow>),
     /// Cognito mode: read-only, with a word on where to sign in.
     SignInElsewhere,
     /// Nothing said about it (error pages).
@@ -76,7 +77,7 @@ fn layout(title: &str, viewer: &Viewer, content: Markup) -> Markup {
     }
 }
 
-fn author_picker(authors: &[UserShort]) -> Markup {
+fn author_picker(authors: &[UserShortRow]) -> Markup {
     html! {
         div class="author" {
             label for="author" { "Post as" }
@@ -92,7 +93,7 @@ fn author_picker(authors: &[UserShort]) -> Markup {
 }
 
 /// `/`: the compose form (dev mode) and the home feed.
-pub fn home(viewer: &Viewer, items: &[FeedItem], older: Option<Uuid>) -> Markup {
+pub fn home(viewer: &Viewer, items: &[CrudRow], older: Option<Uuid>) -> Markup {
     layout(
         "Home",
         viewer,
@@ -115,7 +116,7 @@ pub fn home(viewer: &Viewer, items: &[FeedItem], older: Option<Uuid>) -> Markup 
 }
 
 /// `/@{handle}`: a user's profile and newest cruds.
-pub fn user(viewer: &Viewer, profile: &Profile, items: &[FeedItem], cap: i64) -> Markup {
+pub fn user(viewer: &Viewer, profile: &ProfileRow, items: &[CrudRow], cap: i64) -> Markup {
     let count = if profile.cruds_count >= cap {
         format!("{cap}+ cruds")
     } else if profile.cruds_count == 1 {
@@ -141,8 +142,8 @@ pub fn user(viewer: &Viewer, profile: &Profile, items: &[FeedItem], cap: i64) ->
 /// `/@{handle}/status/{uuid}`: one crud and a page of its replies, oldest first.
 pub fn status(
     viewer: &Viewer,
-    activity: &Activity,
-    replies: &[Activity],
+    activity: &ActivityRow,
+    replies: &[ActivityRow],
     more_after: Option<Uuid>,
 ) -> Markup {
     layout(
@@ -198,7 +199,7 @@ fn compose() -> Markup {
                 label for="compose-ttl" { "Lives for" }
                 select id="compose-ttl" name="ttl" aria-describedby="compose-ttl-error" {
                     @for ttl in Ttl::ALL {
-                        option value=(ttl.as_str()) selected[ttl == Ttl::SevenDays] { (ttl_label(ttl)) }
+                        option value=(ttl.as_str()) selected[ttl == Ttl::DEFAULT] { (ttl_label(ttl)) }
                     }
                 }
                 p id="compose-ttl-error" class="error" data-error="ttl" hidden {}
@@ -208,7 +209,7 @@ fn compose() -> Markup {
     }
 }
 
-fn reply_form(activity: &Activity) -> Markup {
+fn reply_form(activity: &ActivityRow) -> Markup {
     let id = format!("reply-{}", activity.uuid);
     html! {
         details class="reply-box" {
@@ -248,19 +249,12 @@ fn form_end(id: &str, action: Markup) -> Markup {
     }
 }
 
-fn ttl_label(ttl: Ttl) -> &'static str {
-    match ttl {
-        Ttl::ThirtyDays => "30 days",
-        Ttl::SevenDays => "7 days",
-        Ttl::ThreeDays => "3 days",
-        Ttl::OneDay => "1 day",
-        Ttl::TwelveHours => "12 hours",
-        Ttl::ThreeHours => "3 hours",
-        Ttl::OneHour => "1 hour",
-    }
+/// A TTL in words: its wire name read aloud (`7-days` → `7 days`).
+fn ttl_label(ttl: Ttl) -> String {
+    ttl.as_str().replace('-', " ")
 }
 
-fn crud_list(viewer: &Viewer, items: &[FeedItem]) -> Markup {
+fn crud_list(viewer: &Viewer, items: &[CrudRow]) -> Markup {
     html! {
         @if items.is_empty() {
             p class="empty" { "No cruds here yet." }
@@ -284,7 +278,7 @@ fn crud_list(viewer: &Viewer, items: &[FeedItem]) -> Markup {
     }
 }
 
-fn crud_body(viewer: &Viewer, activity: &Activity) -> Markup {
+fn crud_body(viewer: &Viewer, activity: &ActivityRow) -> Markup {
     html! {
         (byline(viewer, activity))
         p class="message" { (activity.message) }
@@ -311,7 +305,7 @@ fn counted(n: i32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn reply_body(viewer: &Viewer, reply: &Activity) -> Markup {
+fn reply_body(viewer: &Viewer, reply: &ActivityRow) -> Markup {
     html! {
         article class="reply" aria-label=(format!("Reply by {}", reply.display_name)) {
             (byline(viewer, reply))
@@ -320,7 +314,7 @@ fn reply_body(viewer: &Viewer, reply: &Activity) -> Markup {
     }
 }
 
-fn byline(viewer: &Viewer, activity: &Activity) -> Markup {
+fn byline(viewer: &Viewer, activity: &ActivityRow) -> Markup {
     let user = format!("/@{}", activity.handle);
     // A reply's own page is its parent's; a crud links to its status page.
     let status = match activity.reply_to_activity_uuid {

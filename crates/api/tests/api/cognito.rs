@@ -47,9 +47,9 @@ fn crud() -> Value {
 async fn started() -> (JwksServer, TestApp) {
     let (current, _) = keys();
     let jwks = JwksServer::start(vec![current.jwk()]).await;
-    let verifier = jwks.verifier(NO_REFETCH);
-    verifier.prefetch().await;
-    let app = cognito_app(verifier).await;
+    let app = cognito_app(jwks.config(NO_REFETCH)).await;
+    // The service fetches the keys as it starts: the one fetch so far.
+    crate::helpers::wait_for(|| jwks.fetches() == 1).await;
     (jwks, app)
 }
 
@@ -257,9 +257,9 @@ async fn with_the_jwks_down_writes_are_503_reads_work_and_it_recovers_without_re
     jwks.set_down(true);
     // Long enough that the writes below all fall inside one interval, even on a slow machine.
     let refresh = Duration::from_secs(2);
-    let verifier = jwks.verifier(refresh);
-    verifier.prefetch().await;
-    let app = cognito_app(verifier).await;
+    let app = cognito_app(jwks.config(refresh)).await;
+    // The service fetches the keys as it starts: the one fetch so far.
+    crate::helpers::wait_for(|| jwks.fetches() == 1).await;
     let token = current.sign(&access_claims(ANDREW_SUB), None);
     let reply = create_with(&app, Some(&token), &crud()).await;
     assert_eq!(
@@ -290,9 +290,9 @@ async fn a_rotated_key_is_picked_up_without_restart() {
     let (current, next) = keys();
     let jwks = JwksServer::start(vec![current.jwk()]).await;
     let refresh = Duration::from_millis(300);
-    let verifier = jwks.verifier(refresh);
-    verifier.prefetch().await;
-    let app = cognito_app(verifier).await;
+    let app = cognito_app(jwks.config(refresh)).await;
+    // The service fetches the keys as it starts: the one fetch so far.
+    crate::helpers::wait_for(|| jwks.fetches() == 1).await;
     jwks.set_keys(vec![current.jwk(), next.jwk()]);
     tokio::time::sleep(refresh + Duration::from_millis(100)).await;
     let token = next.sign(&access_claims(ANDREW_SUB), None);
@@ -309,10 +309,11 @@ async fn a_rotated_key_is_picked_up_without_restart() {
 async fn a_flood_of_unknown_kids_costs_one_fetch_per_interval() {
     let (current, _) = keys();
     let jwks = JwksServer::start(vec![current.jwk()]).await;
-    // No prefetch: the flood itself finds the cache empty. One address sends it all, which the
+    // The flood may begin before the service's start-up fetch has finished: either way, one
+    // fetch in all. One address sends it all, which the
     // per-address write limit would cut off after 300; off here, to see the key cache alone.
     let app =
-        cognito_app_with_write_limits(jwks.verifier(NO_REFETCH), api::rate_limit::WriteLimits::OFF)
+        cognito_app_with_write_limits(jwks.config(NO_REFETCH), api::rate_limit::WriteLimits::OFF)
             .await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..1000 {
@@ -349,8 +350,7 @@ async fn a_jwks_endpoint_that_never_answers_is_given_up_on_and_writes_are_503() 
     )
     .unwrap();
     config.jwks_url = url;
-    let verifier = std::sync::Arc::new(api::cognito::Verifier::new(config).unwrap());
-    let app = cognito_app(verifier).await;
+    let app = cognito_app(config).await;
     let token = keys().0.sign(&access_claims(ANDREW_SUB), None);
     let reply = tokio::time::timeout(
         Duration::from_secs(60),

@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::cognito::{CognitoConfig, Verifier};
-use api::{AppState, AuthorMode, RouterOptions};
+use api::cognito::CognitoConfig;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -18,7 +17,7 @@ use crate::helpers::TestApp;
 
 /// The JWKS endpoint: serves `keys`, or 503 while down; counts every request.
 #[derive(Clone, Default)]
-pub struct JwksServer {
+pub(crate) struct JwksServer {
     keys: Arc<Mutex<Vec<Value>>>,
     down: Arc<AtomicBool>,
     fetches: Arc<AtomicUsize>,
@@ -36,7 +35,7 @@ async fn serve_jwks(State(server): State<JwksServer>) -> axum::response::Respons
 
 impl JwksServer {
     /// A server on a free port of 127.0.0.1 publishing `keys`.
-    pub async fn start(keys: Vec<Value>) -> Self {
+    pub(crate) async fn start(keys: Vec<Value>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut server = Self {
             keys: Arc::new(Mutex::new(keys)),
@@ -56,52 +55,57 @@ impl JwksServer {
         server
     }
 
-    pub fn set_keys(&self, keys: Vec<Value>) {
+    pub(crate) fn set_keys(&self, keys: Vec<Value>) {
         *self.keys.lock().unwrap() = keys;
     }
 
-    pub fn set_down(&self, down: bool) {
+    pub(crate) fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    pub fn set_up_again(&self) {
+    pub(crate) fn set_up_again(&self) {
         self.set_down(false);
     }
 
-    pub fn fetches(&self) -> usize {
+    pub(crate) fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
 
-    /// A verifier of the test pool reading this server's keys.
-    pub fn verifier(&self, min_refresh: Duration) -> Arc<Verifier> {
+    /// The test pool's config, reading this server's keys.
+    pub(crate) fn config(&self, min_refresh: Duration) -> CognitoConfig {
         let mut config = CognitoConfig::new(POOL_ID, CLIENT_ID, None).unwrap();
         config.jwks_url = self.url.clone();
         config.min_refresh = min_refresh;
-        Arc::new(Verifier::new(config).unwrap())
+        config
     }
 }
 
-/// The seeded app in cognito mode; `andrewbrown` is the user with [`ANDREW_SUB`].
-pub async fn cognito_app(verifier: Arc<Verifier>) -> TestApp {
-    cognito_app_with_write_limits(verifier, api::rate_limit::WriteLimits::default()).await
+/// The seeded service in cognito mode for `config`; `andrewbrown` is the user with
+/// [`ANDREW_SUB`]. The service starts fetching the keys as it starts; this does not wait for it.
+pub(crate) async fn cognito_app(config: CognitoConfig) -> TestApp {
+    cognito_app_with_write_limits(config, api::rate_limit::WriteLimits::default()).await
 }
 
 /// [`cognito_app`] with these write limits.
-pub async fn cognito_app_with_write_limits(
-    verifier: Arc<Verifier>,
+pub(crate) async fn cognito_app_with_write_limits(
+    config: CognitoConfig,
     limits: api::rate_limit::WriteLimits,
 ) -> TestApp {
-    let mut app = TestApp::seeded().await;
-    app.sql(&format!(
-        "UPDATE users SET cognito_user_id = '{ANDREW_SUB}' WHERE handle = 'andrewbrown'"
-    ))
-    .await;
-    let state = AppState::new(
-        app.db.pool().clone(),
-        AuthorMode::Cognito(verifier),
-        db::CreateQueueSettings::default(),
-        limits,
-    );
-    app.router = crate::helpers::from_test_peer(api::router(state, &RouterOptions::default()));
-    app
+    let db = test_db::TestDb::new().await;
+    db::seeds::seed(&mut db.client().await).await.unwrap();
+    db.client()
+        .await
+        .execute(
+            "UPDATE users SET cognito_user_id = $1 WHERE handle = 'andrewbrown'",
+            &[&ANDREW_SUB],
+        )
+        .await
+        .unwrap();
+    TestApp::start(db, |service| {
+        service.author = api::AuthorConfig::Cognito(config);
+        // Cognito mode's default: no origin allowed unless FRONTEND_URL names it.
+        service.http.cors_origins = None;
+        service.write_limits = limits;
+    })
+    .await
 }

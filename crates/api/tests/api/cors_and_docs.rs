@@ -179,3 +179,44 @@ async fn the_openapi_document_lists_every_route_and_each_one_is_routed() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_documented_request_rules_are_the_domains() {
+    let app = TestApp::empty().await;
+    let doc = app.get("/api/openapi.json").await.json();
+    let field =
+        |schema: &str, name: &str| doc["components"]["schemas"][schema]["properties"][name].clone();
+    for schema in [
+        "CreateActivityRequest",
+        "CreateReplyRequest",
+        "ProfileUpdateRequest",
+    ] {
+        let handle = field(schema, "user_handle");
+        assert_eq!(handle["pattern"], domain::HANDLE_PATTERN, "{schema}");
+        assert_eq!(handle["maxLength"], domain::MAX_HANDLE_CHARS, "{schema}");
+        assert!(
+            doc["components"]["schemas"][schema]["required"].is_null(),
+            "{schema}: a missing field is a rule broken, not a decode error"
+        );
+    }
+    assert_eq!(
+        field("CreateActivityRequest", "message")["maxLength"],
+        domain::MAX_CRUD_CHARS
+    );
+    assert_eq!(
+        field("CreateReplyRequest", "message")["maxLength"],
+        domain::MAX_REPLY_CHARS
+    );
+    assert_eq!(
+        field("ProfileUpdateRequest", "display_name")["maxLength"],
+        domain::MAX_DISPLAY_NAME_CHARS
+    );
+    assert_eq!(
+        field("ProfileUpdateRequest", "bio")["maxLength"],
+        domain::MAX_BIO_CHARS
+    );
+    assert_eq!(
+        field("CreateActivityRequest", "ttl")["pattern"],
+        format!("^({})$", domain::Ttl::names().join("|"))
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{wait_for, Reply, TestApp, WAIT_GUARD};
@@ -249,8 +249,26 @@ async fn a_crud_leaves_the_cached_page_when_the_database_would_hide_it() {
         m.first().is_some_and(|f| f == "short-lived")
     })
     .await;
-    // The page is kept with the crud on it; from the moment the database's clock passes its
-    // expiry, no read may show it.
+    // Let the insert's own notification arrive (it may drop the page once more), then have the
+    // page kept again with the crud on it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    feed_until(&app, Duration::from_secs(1), |m| {
+        m.first().is_some_and(|f| f == "short-lived")
+    })
+    .await;
+    // The database now says otherwise, unheard: triggers are off in this session, so no
+    // notification drops the page. A read still showing "short-lived" came from memory.
+    client
+        .batch_execute(
+            "SET session_replication_role = replica;
+             UPDATE activities SET message = 'short-lived, edited unheard'
+              WHERE message = 'short-lived';
+             RESET session_replication_role;",
+        )
+        .await
+        .unwrap();
+    let mut from_memory = 0;
+    // From the moment the database's clock passes the crud's expiry, no read may show it.
     tokio::time::timeout(WAIT_GUARD, async {
         loop {
             let db_now: chrono::DateTime<chrono::Utc> = client
@@ -258,16 +276,26 @@ async fn a_crud_leaves_the_cached_page_when_the_database_would_hide_it() {
                 .await
                 .unwrap()
                 .get(0);
-            let shown = messages(&app.home("").await).contains(&"short-lived".to_owned());
+            let shown = messages(&app.home("").await);
             if db_now > expires {
-                assert!(!shown, "served after its expiry ({db_now} > {expires})");
+                assert!(
+                    !shown.iter().any(|m| m.starts_with("short-lived")),
+                    "served after its expiry ({db_now} > {expires}): {shown:?}"
+                );
                 return;
+            }
+            if shown.first().is_some_and(|m| m == "short-lived") {
+                from_memory += 1;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     })
     .await
     .expect("the database's clock never passed the expiry");
+    assert!(
+        from_memory > 0,
+        "no read before the expiry came from the kept page: its expiry was never exercised"
+    );
 }
 
 #[tokio::test]
@@ -393,4 +421,141 @@ async fn no_read_started_after_an_acknowledged_create_misses_it() {
         .await
         .expect("readers finished");
     assert_eq!(reads, [200, 200, 200, 200]);
+}
+
+#[tokio::test]
+async fn every_write_route_drops_the_cached_page_before_it_answers() {
+    let (app, cache) = TestApp::with_feed_cache().await;
+    // Without the triggers no notification ever comes: only the write path itself can drop
+    // the page, so a route that skips it leaves the cache showing the page from before.
+    app.sql(
+        "DROP TRIGGER activities_notify_feed ON activities;
+         DROP TRIGGER users_notify_feed ON users;",
+    )
+    .await;
+    let parent = app
+        .create("the parent", "1-day", "andrewbrown")
+        .await
+        .json()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // (method, path as documented, request, what the next first page must show)
+    type Shows = Box<dyn Fn(&Value) -> bool>;
+    let writes: Vec<(Method, &str, Request<Body>, Shows)> = vec![
+        (
+            Method::POST,
+            "/api/activities",
+            json_request(
+                Method::POST,
+                "/api/activities",
+                &serde_json::json!({
+                    "message": "created, shown at once", "ttl": "1-day", "user_handle": "bayko"
+                }),
+            ),
+            Box::new(|page| page[0]["message"] == "created, shown at once"),
+        ),
+        (
+            Method::POST,
+            "/api/activities/{uuid}/reply",
+            json_request(
+                Method::POST,
+                &format!("/api/activities/{parent}/reply"),
+                &serde_json::json!({
+                    "message": "a reply", "user_handle": "bayko"
+                }),
+            ),
+            Box::new(|page| {
+                page.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["replies_count"] == 1)
+            }),
+        ),
+        (
+            Method::POST,
+            "/api/profile/update",
+            json_request(
+                Method::POST,
+                "/api/profile/update",
+                &serde_json::json!({
+                    "display_name": "Renamed By Post", "user_handle": "andrewbrown"
+                }),
+            ),
+            Box::new(|page| {
+                page.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["display_name"] == "Renamed By Post")
+            }),
+        ),
+        (
+            Method::PUT,
+            "/api/profile/update",
+            json_request(
+                Method::PUT,
+                "/api/profile/update",
+                &serde_json::json!({
+                    "display_name": "Renamed By Put", "user_handle": "andrewbrown"
+                }),
+            ),
+            Box::new(|page| {
+                page.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["display_name"] == "Renamed By Put")
+            }),
+        ),
+    ];
+    // Every writing operation the API documents is among them.
+    let document = app.get("/api/openapi.json").await.json();
+    let documented: std::collections::BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|method| *method != "get")
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let sent: std::collections::BTreeSet<(String, String)> = writes
+        .iter()
+        .map(|(method, path, _, _)| (method.to_string(), (*path).to_owned()))
+        .collect();
+    assert_eq!(sent, documented, "a writing route this test does not send");
+
+    for (method, path, request, shows) in writes {
+        app.home("").await;
+        let rebuilds = cache.rebuilds();
+        let kept = app.home("").await.json();
+        assert_eq!(cache.rebuilds(), rebuilds, "the page is kept in memory");
+        assert!(
+            !shows(&kept),
+            "{method} {path}: the page shows the write before it is sent"
+        );
+        let answer = app.send(request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{method} {path}: {:?}",
+            answer.json()
+        );
+        let page = app.home("").await.json();
+        assert!(
+            shows(&page),
+            "{method} {path}: the next first page misses the write: {page}"
+        );
+    }
+}
+
+fn json_request(method: Method, uri: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }

@@ -4,12 +4,11 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use db::PoolSettings;
 use local_cluster::Durability;
 use test_db::OwnCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{router_for, TestApp};
+use crate::helpers::{router_on, Serving, TestApp};
 
 /// Far above the pool's acquire bound; only reached if a request hangs.
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -40,11 +39,9 @@ async fn an_unreachable_database_is_503_database_unavailable() {
     let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
         .parse()
         .unwrap();
-    let tuning = PoolSettings {
-        acquire_timeout: Duration::from_millis(500),
-        ..PoolSettings::default()
-    };
-    let router = router_for(db::pool::build_pool(&settings, &tuning).unwrap());
+    let mut database = db::DatabaseConfig::direct(settings);
+    database.pool.acquire_timeout = Duration::from_millis(500);
+    let router = router_on(database).await;
     let (status, codes) = get_with_guard(&router, "/api/activities/home").await;
     assert_eq!(
         (status, codes),
@@ -62,11 +59,9 @@ async fn the_server_recovers_when_the_database_comes_back() {
     let own = OwnCluster::start(Durability::Ephemeral, true).await;
     let cluster = own.cluster.clone();
     let settings = own.url(test_db::OWN_DATABASE).parse().unwrap();
-    let tuning = PoolSettings {
-        acquire_timeout: Duration::from_millis(500),
-        ..PoolSettings::default()
-    };
-    let router = router_for(db::pool::build_pool(&settings, &tuning).unwrap());
+    let mut database = db::DatabaseConfig::direct(settings);
+    database.pool.acquire_timeout = Duration::from_millis(500);
+    let router = router_on(database).await;
     assert_eq!(
         get_with_guard(&router, "/api/activities/home").await.0,
         StatusCode::OK
@@ -105,16 +100,11 @@ async fn the_server_recovers_when_the_database_comes_back() {
 
 #[tokio::test]
 async fn the_api_answers_over_a_real_socket_on_port_0() {
-    let app = TestApp::seeded().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(api::server::serve(
-        listener,
-        app.router.clone(),
-        api::server::ConnectionLimits::default(),
-        std::future::pending(),
-        Duration::from_secs(1),
-    ));
+    let TestApp {
+        db: _db, service, ..
+    } = TestApp::seeded().await;
+    let server = Serving::start(service);
+    let addr = server.addr;
     let mut stream = tokio::time::timeout(HANG_GUARD, tokio::net::TcpStream::connect(addr))
         .await
         .unwrap()
@@ -130,7 +120,7 @@ async fn the_api_answers_over_a_real_socket_on_port_0() {
         .await
         .unwrap()
         .unwrap();
-    server.abort();
+    assert_eq!(server.stop().await, api::server::Drain::Complete);
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(
         response.contains("This was imported as seed data!"),

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Serving, TestApp};
 
 /// Bounds every wait on the server: a failure, never a hang.
 const HANG_GUARD: Duration = Duration::from_secs(15);
@@ -296,26 +296,27 @@ async fn shutdown_gives_up_on_a_request_that_outlasts_the_grace_period() {
 
 #[tokio::test]
 async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
-    let app = TestApp::seeded().await;
-    let state = api::AppState::new(
-        app.db.pool().clone(),
-        api::AuthorMode::Dev,
-        db::CreateQueueSettings::default(),
-        api::rate_limit::WriteLimits {
+    let TestApp {
+        db: _db, service, ..
+    } = TestApp::seeded_with(|config| {
+        config.write_limits = api::rate_limit::WriteLimits {
             per_address: Some("1/1h".parse().unwrap()),
             per_author: None,
             trust_proxy_hops: 0,
-        },
-    );
-    // No MockConnectInfo here: the peer address must come from the accept loop itself.
-    let router = api::router(state, &api::RouterOptions::default());
-    let server = Running::start(router, ConnectionLimits::default()).await;
+        };
+    })
+    .await;
+    // The service on its own socket: the peer address must come from the accept loop itself.
+    let server = Serving::start(service);
     let body = r#"{"message":"over a socket","ttl":"1-day","user_handle":"bayko"}"#;
     let request = format!(
         "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let mut stream = server.connect().await;
+    let mut stream = tokio::time::timeout(HANG_GUARD, TcpStream::connect(server.addr))
+        .await
+        .unwrap()
+        .unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let first = read_response(&mut stream).await.unwrap();
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
@@ -334,7 +335,7 @@ async fn writes_over_a_real_socket_are_limited_by_the_peer_address() {
     other.write_all(request.as_bytes()).await.unwrap();
     let third = read_response(&mut other).await.unwrap();
     assert!(third.starts_with("HTTP/1.1 200"), "{third}");
-    assert_eq!(server.shut_down().await, Drain::Complete);
+    assert_eq!(server.stop().await, Drain::Complete);
 }
 
 #[tokio::test]

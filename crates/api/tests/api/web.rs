@@ -2,10 +2,45 @@
 //! paging links, embedded assets and their caching, error pages. Its script is tested in
 //! Chromium (tests/browser/web_pages.mjs, run by script/browser).
 
+use std::collections::BTreeMap;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 
 use crate::helpers::{Reply, TestApp};
+
+/// What the page's policy must say, written out here (not read from the constant under test).
+const EXPECTED_CSP: [(&str, &str); 8] = [
+    ("base-uri", "'none'"),
+    ("connect-src", "'self'"),
+    ("default-src", "'none'"),
+    ("form-action", "'none'"),
+    ("frame-ancestors", "'none'"),
+    ("img-src", "'self'"),
+    ("script-src", "'self'"),
+    ("style-src", "'self'"),
+];
+
+/// A Content-Security-Policy header as directive → sources.
+fn csp_directives(policy: &str) -> BTreeMap<String, String> {
+    policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let (name, sources) = d.split_once(' ').unwrap_or((d, ""));
+            (name.to_owned(), sources.trim().to_owned())
+        })
+        .collect()
+}
+
+/// The user page's crud count: the text of its `<p class="stats">`, exactly.
+fn stats(page: &str) -> &str {
+    page.split_once("<p class=\"stats\">")
+        .and_then(|(_, rest)| rest.split_once("</p>"))
+        .map(|(count, _)| count)
+        .unwrap_or_else(|| panic!("no count on the page: {page}"))
+}
 
 fn html(reply: &Reply) -> String {
     String::from_utf8(reply.body.clone()).unwrap()
@@ -28,11 +63,24 @@ async fn the_home_page_shows_the_seeded_feed_as_html_with_a_strict_policy() {
         reply.headers[header::CONTENT_TYPE],
         "text/html; charset=utf-8"
     );
+    let expected: BTreeMap<String, String> = EXPECTED_CSP
+        .iter()
+        .map(|(name, sources)| ((*name).to_owned(), (*sources).to_owned()))
+        .collect();
     let policy = reply.headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap();
     assert_eq!(policy, api::web::CONTENT_SECURITY_POLICY);
+    assert_eq!(csp_directives(policy), expected, "{policy}");
     assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"));
+    // Every page carries it, error pages included.
+    for path in ["/@andrewbrown", "/@nobody", "/?before=not-a-uuid"] {
+        let other = app.get(path).await;
+        let policy = other.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert_eq!(csp_directives(policy), expected, "{path}: {policy}");
+    }
     assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     let page = html(&reply);
     assert!(
@@ -190,7 +238,7 @@ async fn a_users_page_and_a_cruds_page_with_its_replies() {
         page.contains("<h1>Andrew Brown <span class=\"handle\">@andrewbrown</span></h1>"),
         "{page}"
     );
-    assert!(page.contains("1 crud"));
+    assert_eq!(stats(&page), "1 crud");
 
     let seed = app.home("").await.json()[0]["uuid"]
         .as_str()
@@ -220,6 +268,21 @@ async fn a_users_page_and_a_cruds_page_with_its_replies() {
         .to_owned();
     let rest = html(&app.get(&more).await);
     assert!(rest.contains("reply 20") && !rest.contains("reply 19"));
+    // Replies are not counted; the plural follows the number.
+    assert_eq!(
+        app.reply(&seed, "his own reply", "andrewbrown")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(stats(&html(&app.get("/@andrewbrown").await)), "1 crud");
+    assert_eq!(
+        app.create("his second crud", "1-day", "andrewbrown")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(stats(&html(&app.get("/@andrewbrown").await)), "2 cruds");
 }
 
 #[tokio::test]

@@ -250,8 +250,7 @@ async fn transient_database_errors_are_503_unavailable_logged_once_at_warn_with_
         let settings = db::DatabaseUrl::new(format!("postgres://u:p@127.0.0.1:{port}/db"))
             .parse()
             .unwrap();
-        let pool = db::pool::build_pool(&settings, &db::PoolSettings::default()).unwrap();
-        let router = crate::helpers::router_for(pool);
+        let router = crate::helpers::router_on(db::DatabaseConfig::direct(settings)).await;
         let logs = Captured::default();
         let guard = logs.install();
         let request = Request::get("/api/activities/home")

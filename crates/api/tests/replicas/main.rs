@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use api::{AppState, AuthorMode, RouterOptions};
+use api::{App, AppConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use db::{PoolSettings, Reads};
+use db::Reads;
 use http_body_util::BodyExt;
 use local_cluster::Durability;
 use serde_json::{json, Value};
@@ -18,53 +18,50 @@ use test_db::{wait_until, OwnCluster, OwnStandby, OWN_DATABASE};
 use tokio_postgres::Client;
 use tower::ServiceExt;
 
-/// A primary with the seed, its standby, and reads routed as `cruddur serve` routes them.
+/// A primary with the seed, its standby, and the service reading from the standby as
+/// `cruddur serve --read-connection-url …` does.
 struct Replicated {
     // Dropped in this order: the standby lives in the primary's folder.
     standby: OwnStandby,
     primary: OwnCluster,
+    primary_settings: db::ConnectSettings,
+    service: App,
     reads: Reads,
-    state: AppState,
 }
 
 impl Replicated {
     async fn start(max_lag: Duration) -> Self {
+        Self::start_with(max_lag, |_| {}).await
+    }
+
+    /// [`Self::start`], with the service's config changed by `configure`.
+    async fn start_with(max_lag: Duration, configure: impl FnOnce(&mut AppConfig)) -> Self {
         let primary = OwnCluster::start(Durability::Ephemeral, true).await;
         let standby = primary.start_standby().await;
-        let mut primary_settings = primary.url(OWN_DATABASE).parse().unwrap();
+        let mut primary_settings: db::ConnectSettings = primary.url(OWN_DATABASE).parse().unwrap();
         let mut standby_settings = standby.url(OWN_DATABASE).parse().unwrap();
         for settings in [&mut primary_settings, &mut standby_settings] {
             settings.pg.application_name(UNDER_TEST);
         }
-        let tuning = PoolSettings::default();
-        let pool = db::pool::build_pool(&primary_settings, &tuning).unwrap();
-        let reads = Reads::start(
-            pool.clone(),
-            &primary_settings,
-            &[standby_settings],
-            &tuning,
-            max_lag,
-        )
-        .unwrap();
-        let state = AppState::new(
-            pool,
-            AuthorMode::Dev,
-            db::CreateQueueSettings::default(),
-            api::rate_limit::WriteLimits::OFF,
-        )
-        .with_reads(reads.clone());
+        let mut database = db::DatabaseConfig::direct(primary_settings.clone());
+        database.standbys = vec![standby_settings];
+        database.read_max_lag = max_lag;
+        let mut config = service_config(database);
+        configure(&mut config);
+        let service = App::build(config).await.unwrap();
         let replicated = Self {
+            reads: service.reads().clone(),
             primary,
             standby,
-            reads,
-            state,
+            primary_settings,
+            service,
         };
         replicated.wait_until_serving(true).await;
         replicated
     }
 
     fn router(&self) -> Router {
-        router(self.state.clone())
+        from_test_peer(self.service.router())
     }
 
     async fn wait_until_serving(&self, serving: bool) {
@@ -77,13 +74,18 @@ impl Replicated {
     }
 }
 
-fn router(state: AppState) -> Router {
-    api::router(state, &RouterOptions::default()).layer(
-        axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
-            [127, 0, 0, 1],
-            40_000,
-        ))),
-    )
+/// The service on `database` in dev mode, write limits off (the tests write from one address).
+fn service_config(database: db::DatabaseConfig) -> AppConfig {
+    let mut config = AppConfig::on_loopback(database);
+    config.write_limits = api::rate_limit::WriteLimits::OFF;
+    config
+}
+
+/// `router` as if every `oneshot` request came from one client.
+fn from_test_peer(router: Router) -> Router {
+    router.layer(axum::extract::connect_info::MockConnectInfo(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)),
+    ))
 }
 
 async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -115,10 +117,13 @@ async fn create(router: &Router, message: &str) -> Value {
 const UNDER_TEST: &str = "cruddur under test";
 
 /// Backends of the pools under test on one server.
+/// The service's sessions on a server that have run anything but the health check the
+/// service sends as it starts (its last statement is the one `pg_stat_activity` shows).
 async fn service_backends(client: &Client) -> i64 {
     client
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = $1 AND query NOT LIKE '%Health check%'",
             &[&UNDER_TEST],
         )
         .await
@@ -329,18 +334,19 @@ async fn a_standby_paused_past_the_lag_bound_serves_nothing_until_it_catches_up(
 #[tokio::test]
 async fn the_feed_cache_rebuilds_after_a_notification_from_a_server_that_has_the_write() {
     // A bound so loose that only the notification's moment keeps the rebuild off the standby.
-    let replicated = Replicated::start(Duration::from_secs(120)).await;
-    let listen = replicated.primary.url(OWN_DATABASE).parse().unwrap();
-    let state = replicated.state.clone().with_feed_cache(&listen);
-    let cache = state.feed_cache.clone().unwrap();
-    let router = router(state);
+    let replicated = Replicated::start_with(Duration::from_secs(120), |config| {
+        config.feed.cache = true;
+    })
+    .await;
+    let cache = replicated.service.feed_cache().unwrap().clone();
+    let router = replicated.router();
     wait_until("the feed cache is trusted", async || cache.is_trusted()).await;
     let (status, _) = get(&router, "/api/activities/home").await;
     assert_eq!(status, StatusCode::OK);
     let on_standby = replicated.standby.connect(OWN_DATABASE).await;
     replicated.standby.pause_replay(&replicated.primary).await;
     // Another server writes: this one hears of it only through NOTIFY.
-    let other = router_on_primary_only(&replicated);
+    let other = router_on_primary_only(&replicated).await;
     let created = create(&other, "written by another server").await;
     let uuid: uuid::Uuid = created["uuid"].as_str().unwrap().parse().unwrap();
     let on_standby_count: i64 = on_standby
@@ -373,14 +379,10 @@ async fn the_feed_cache_rebuilds_after_a_notification_from_a_server_that_has_the
 }
 
 /// Another `cruddur serve` on the same primary, without standbys.
-fn router_on_primary_only(replicated: &Replicated) -> Router {
-    let pool = replicated.state.pool.clone();
-    router(AppState::new(
-        pool,
-        AuthorMode::Dev,
-        db::CreateQueueSettings::default(),
-        api::rate_limit::WriteLimits::OFF,
-    ))
+async fn router_on_primary_only(replicated: &Replicated) -> Router {
+    let database = db::DatabaseConfig::direct(replicated.primary_settings.clone());
+    let service = App::build(service_config(database)).await.unwrap();
+    from_test_peer(service.router())
 }
 
 /// Reads the feed until its page is no longer the one kept before `created` (the notification

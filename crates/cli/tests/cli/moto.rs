@@ -32,8 +32,8 @@ const REGIONS: [&str; 16] = [
     "sa-east-1",
 ];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-pub const FAKE_KEY: &str = "testing-access-key";
-pub const FAKE_SECRET: &str = "testing-secret-key";
+pub(crate) const FAKE_KEY: &str = "testing-access-key";
+pub(crate) const FAKE_SECRET: &str = "testing-secret-key";
 
 struct Moto {
     port: u16,
@@ -120,12 +120,12 @@ fn http(port: u16, request: &str) -> Option<String> {
     Some(response)
 }
 
-pub fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     format!("http://127.0.0.1:{}", moto().port)
 }
 
 /// A region of its own for one test.
-pub fn fresh_region() -> &'static str {
+pub(crate) fn fresh_region() -> &'static str {
     moto();
     let n = NEXT_REGION.fetch_add(1, Ordering::Relaxed);
     REGIONS
@@ -136,7 +136,7 @@ pub fn fresh_region() -> &'static str {
 
 /// `cruddur` aimed at the emulator in `region`, with fake static credentials and the instance
 /// metadata service disabled (no traffic may leave loopback).
-pub fn cruddur_aws(region: &str) -> assert_cmd::Command {
+pub(crate) fn cruddur_aws(region: &str) -> assert_cmd::Command {
     let mut cmd = crate::cruddur();
     cmd.env("AWS_ENDPOINT_URL", endpoint())
         .env("AWS_REGION", region)
@@ -160,7 +160,7 @@ pub fn cruddur_aws(region: &str) -> assert_cmd::Command {
 }
 
 /// SDK configuration for checking the emulator's state from the test.
-pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(aws_config::Region::new(region.to_owned()))

@@ -32,7 +32,7 @@ impl Drop for Server {
 }
 
 /// A child process killed (and reaped) when the test ends, passed or failed.
-pub struct Killed(pub Child);
+pub(crate) struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -42,7 +42,7 @@ impl Drop for Killed {
 }
 
 /// Sends one raw HTTP/1.1 request and reads the whole answer (the request says `Connection: close`).
-pub fn http(addr: &str, request: &str) -> String {
+pub(crate) fn http(addr: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(GUARD)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
@@ -54,7 +54,7 @@ pub fn http(addr: &str, request: &str) -> String {
 /// `cruddur serve` on 127.0.0.1 (a free port) against `url`, with `args` and `envs` (which may
 /// override the defaults: dev mode, `RUST_LOG=warn`); its warnings show in the test's output.
 /// Returns the process and its `host:port` once it says it is up.
-pub fn start_serve(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (Killed, String) {
+pub(crate) fn start_serve(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (Killed, String) {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("cruddur"));
     command
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -83,7 +83,7 @@ pub fn start_serve(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (Killed, 
 }
 
 /// Sends every line `from` prints to `to`, from a thread of its own, until it closes.
-pub fn forward_lines(from: impl Read + Send + 'static, to: mpsc::Sender<String>) {
+pub(crate) fn forward_lines(from: impl Read + Send + 'static, to: mpsc::Sender<String>) {
     std::thread::spawn(move || {
         for line in BufReader::new(from).lines().map_while(Result::ok) {
             let _ = to.send(line);

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use db::activity::FeedItem;
+use db::activity::CrudRow;
 use db::{CreateQueue, CreateQueueSettings, DatabaseUrl, DbError, PoolSettings};
 use domain::NewCrud;
 use test_db::TestDb;
@@ -31,10 +31,15 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
 }
 
 fn crud(author: &str, message: &str) -> NewCrud {
-    NewCrud::parse(Some("1-day"), Some(author), Some(message)).unwrap()
+    NewCrud::parse(domain::CrudFields {
+        ttl: Some("1-day"),
+        author: Some(author),
+        message: Some(message),
+    })
+    .unwrap()
 }
 
-type Outcome = Result<Option<FeedItem>, DbError>;
+type Outcome = Result<Option<CrudRow>, DbError>;
 
 /// Sends all `cruds` at once. The test runtime is single-threaded, so every request is queued
 /// before the collector first runs: with one lane they leave as one batch (up to `max_batch`).

@@ -21,13 +21,13 @@ struct Shared {
     refuse_after_cut: AtomicBool,
 }
 
-pub struct CutProxy {
+pub(crate) struct CutProxy {
     port: u16,
     shared: Arc<Shared>,
 }
 
 impl CutProxy {
-    pub async fn start(upstream_port: u16) -> Self {
+    pub(crate) async fn start(upstream_port: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
@@ -51,23 +51,23 @@ impl CutProxy {
         Self { port, shared }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// Loses the answer to the next statement whose bytes contain `marker` (once).
-    pub fn cut_after_commit(&self, marker: &str) {
+    pub(crate) fn cut_after_commit(&self, marker: &str) {
         *self.shared.marker.lock().unwrap() = Some(marker.as_bytes().to_vec());
     }
 
     /// Like [`Self::cut_after_commit`], and then refuses every new connection.
-    pub fn cut_after_commit_then_refuse(&self, marker: &str) {
+    pub(crate) fn cut_after_commit_then_refuse(&self, marker: &str) {
         self.shared.refuse_after_cut.store(true, Ordering::SeqCst);
         self.cut_after_commit(marker);
     }
 
     /// Answers lost so far.
-    pub fn cuts(&self) -> usize {
+    pub(crate) fn cuts(&self) -> usize {
         self.shared.cuts.load(Ordering::SeqCst)
     }
 }

@@ -121,6 +121,7 @@ async fn constraints_are_unique_handle_and_cognito_id_and_two_foreign_keys() {
         .into_iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
+    let handle_format = handle_check_definition();
     let expect = [
         ("activities_pkey", "p", "PRIMARY KEY (uuid)"),
         (
@@ -134,11 +135,7 @@ async fn constraints_are_unique_handle_and_cognito_id_and_two_foreign_keys() {
             "FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE",
         ),
         ("users_cognito_user_id_key", "u", "UNIQUE (cognito_user_id)"),
-        (
-            "users_handle_format",
-            "c",
-            "CHECK (((handle ~ '^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$'::text) AND (char_length(handle) <= 30))) NOT VALID",
-        ),
+        ("users_handle_format", "c", handle_format.as_str()),
         ("users_handle_key", "u", "UNIQUE (handle)"),
         ("users_pkey", "p", "PRIMARY KEY (uuid)"),
     ];
@@ -469,5 +466,50 @@ async fn a_users_page_reads_neither_their_replies_nor_the_replies_to_their_cruds
                 "@{handle}: {node} read {rows} rows: a page must not read every reply"
             );
         }
+    }
+}
+
+/// users_handle_format as PostgreSQL prints it, written from the domain's rule: a domain
+/// constant changed without a migration that replaces the CHECK fails here.
+fn handle_check_definition() -> String {
+    format!(
+        "CHECK (((handle ~ '{}'::text) AND (char_length(handle) <= {}))) NOT VALID",
+        domain::HANDLE_PATTERN.replace('\'', "''"),
+        domain::MAX_HANDLE_CHARS,
+    )
+}
+
+#[tokio::test]
+async fn the_handle_check_accepts_exactly_the_handles_the_domain_keeps() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // The CHECK's own expression, evaluated by PostgreSQL's regular expressions, against the
+    // domain's rule in Rust, over the strings that probe its edges.
+    let expression: String = client
+        .query_one(
+            "SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint
+             WHERE conname = 'users_handle_format'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let candidates = domain::handle_candidates();
+    let verdicts: Vec<bool> = client
+        .query(
+            &format!(
+                "SELECT {expression} FROM unnest($1::text[]) WITH ORDINALITY AS v(handle, n) ORDER BY n"
+            ),
+            &[&candidates],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(verdicts.len(), candidates.len());
+    for (candidate, by_postgres) in candidates.iter().zip(verdicts) {
+        let by_domain = domain::Handle::parse(candidate).is_ok_and(|h| h.as_str() == candidate);
+        assert_eq!(by_postgres, by_domain, "{candidate:?}");
     }
 }

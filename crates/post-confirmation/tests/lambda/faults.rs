@@ -14,6 +14,28 @@ use crate::{event_for, example_event};
 /// What Cognito allows a trigger; an invocation still running then has failed the sign-up.
 const COGNITO_LIMIT: Duration = Duration::from_secs(5);
 
+/// The row of `sub` as written: its uuid, and `xmin`, which any later UPDATE of the row changes.
+async fn row_version(pool: &db::Pool, sub: &str) -> Option<(String, String)> {
+    db::pool::checkout(pool)
+        .await
+        .unwrap()
+        .query_opt(
+            "SELECT uuid::text, xmin::text FROM users WHERE cognito_user_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap()
+        .map(|row| (row.get(0), row.get(1)))
+}
+
+/// One delivery of the example event, answered inside Cognito's limit, with the event.
+async fn deliver(pool: &db::Pool) -> Value {
+    tokio::time::timeout(COGNITO_LIMIT, handle_json(pool, example_event()))
+        .await
+        .expect("answered inside Cognito's limit")
+        .unwrap_or_else(|e| panic!("delivery failed: {}", e.full_message()))
+}
+
 async fn users_with_sub(pool: &db::Pool, sub: &str) -> i64 {
     db::pool::checkout(pool)
         .await
@@ -67,13 +89,18 @@ async fn with_the_database_down_both_triggers_fail_fast_and_a_redelivery_records
 
     // Cognito redelivers after the failure; by then the database is back (same port).
     assert_eq!(cluster.start().unwrap().port, port);
-    for _ in 0..2 {
-        let echoed = tokio::time::timeout(COGNITO_LIMIT, handle_json(&pool, example_event()))
-            .await
-            .expect("answered inside Cognito's limit")
-            .unwrap();
-        assert_eq!(echoed, example_event());
-    }
+    // The first redelivery records the user…
+    assert_eq!(deliver(&pool).await, example_event());
+    let first = row_version(&pool, &sub)
+        .await
+        .expect("the first redelivery records the user");
+    // …and a second one writes nothing at all: the row is the one the first wrote.
+    assert_eq!(deliver(&pool).await, example_event());
+    assert_eq!(
+        row_version(&pool, &sub).await,
+        Some(first),
+        "the second redelivery rewrote the row"
+    );
     assert_eq!(
         users_with_sub(&pool, &sub).await,
         1,
@@ -92,6 +119,9 @@ async fn the_same_event_delivered_twice_at_once_records_one_row_and_both_succeed
     for pool in &containers {
         users_with_sub(pool, "warm-up").await;
     }
+    // Holds every write to users back until both deliveries wait on it, then releases them
+    // together: their INSERTs race in every round, not when the scheduler happens to let them.
+    let gate = db.client().await;
     for round in 0..20 {
         let sub = format!("sub-{round}");
         let event = event_for(
@@ -100,12 +130,43 @@ async fn the_same_event_delivered_twice_at_once_records_one_row_and_both_succeed
             "Twin",
             &format!("twin{round}@example.com"),
         );
-        let (first, second) = tokio::join!(
+        gate.batch_execute("BEGIN; LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let (first, second, ()) = tokio::join!(
             handle_json(&containers[0], event.clone()),
-            handle_json(&containers[1], event.clone())
+            handle_json(&containers[1], event.clone()),
+            async {
+                tokio::time::timeout(Duration::from_secs(2), async {
+                    loop {
+                        let waiting: i64 = gate
+                            .query_one(
+                                "SELECT count(*) FROM pg_locks
+                                 WHERE relation = 'users'::regclass AND NOT granted
+                                   AND database = (SELECT oid FROM pg_database
+                                                   WHERE datname = current_database())",
+                                &[],
+                            )
+                            .await
+                            .unwrap()
+                            .get(0);
+                        if waiting >= 2 {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+                .await
+                .expect("both deliveries reach the locked table");
+                gate.batch_execute("COMMIT").await.unwrap();
+            }
         );
-        assert_eq!(first.unwrap(), event, "round {round}: first delivery");
-        assert_eq!(second.unwrap(), event, "round {round}: second delivery");
+        let first =
+            first.unwrap_or_else(|e| panic!("round {round}: first delivery: {}", e.full_message()));
+        let second = second
+            .unwrap_or_else(|e| panic!("round {round}: second delivery: {}", e.full_message()));
+        assert_eq!(first, event, "round {round}: first delivery");
+        assert_eq!(second, event, "round {round}: second delivery");
         assert_eq!(users_with_sub(db.pool(), &sub).await, 1, "round {round}");
     }
 }

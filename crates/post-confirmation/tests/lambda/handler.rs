@@ -22,9 +22,16 @@ async fn users(db: &TestDb) -> Vec<(String, String, String, String)> {
 #[tokio::test]
 async fn a_confirmed_sign_up_inserts_one_row_and_returns_the_event_unchanged() {
     let db = TestDb::new().await;
-    let input = example_event();
+    // Fields the typed event does not model (a newer Cognito's), beside clientMetadata, which it
+    // does: Cognito must get back what it sent, not our model of it.
+    let mut input = example_event();
+    input["request"]["clientMetadata"] = serde_json::json!({"source": "web"});
+    input["request"]["newerCognitoField"] = serde_json::json!({"kept": [1, 2.5, null]});
+    input["futureTopLevelField"] = "kept".into();
     let output = handle_json(db.pool(), input.clone()).await.unwrap();
     assert_eq!(output, input, "Cognito requires the event back unchanged");
+    assert_eq!(output["futureTopLevelField"], "kept");
+    assert_eq!(output["request"]["newerCognitoField"]["kept"][1], 2.5);
     assert_eq!(
         users(&db).await,
         [(
@@ -39,10 +46,32 @@ async fn a_confirmed_sign_up_inserts_one_row_and_returns_the_event_unchanged() {
 #[tokio::test]
 async fn the_typed_handler_returns_the_typed_event_it_was_given() {
     let db = TestDb::new().await;
-    let event: post_confirmation::PostConfirmationEvent =
-        serde_json::from_value(example_event()).unwrap();
+    // Padded attributes: the row gets them trimmed; the event goes back exactly as it came.
+    let event: post_confirmation::PostConfirmationEvent = serde_json::from_value(event_for(
+        "  sub-typed ",
+        " typedtester ",
+        "  Typed Tester ",
+        " typed@example.com ",
+    ))
+    .unwrap();
     let returned = handle(db.pool(), event.clone()).await.unwrap();
     assert_eq!(returned, event);
+    assert_eq!(
+        returned.request.user_attributes["preferred_username"],
+        " typedtester "
+    );
+    assert_eq!(
+        users(&db).await,
+        [(
+            "Typed Tester".to_owned(),
+            "typed@example.com".to_owned(),
+            "typedtester".to_owned(),
+            "sub-typed".to_owned()
+        )]
+    );
+    // Again: already recorded, still answered, nothing added.
+    assert_eq!(handle(db.pool(), event.clone()).await.unwrap(), event);
+    assert_eq!(users(&db).await.len(), 1);
 }
 
 #[tokio::test]
@@ -105,6 +134,28 @@ async fn a_forgot_password_confirmation_writes_nothing_and_succeeds() {
     let output = handle_json(db.pool(), event.clone()).await.unwrap();
     assert_eq!(output, event);
     assert!(users(&db).await.is_empty());
+
+    // A recorded user resets their password. Their attributes have changed since, and no
+    // longer pass sign-up (no preferred_username, another name and email): a reset checks
+    // and writes nothing, and never fails on the profile.
+    handle_json(db.pool(), example_event()).await.unwrap();
+    let before = users(&db).await;
+    let mut reset = event_for(
+        "8a9b3c2d-1e4f-4a5b-9c8d-7e6f5a4b3c2d",
+        "unused",
+        "Renamed Since",
+        "new.address@example.com",
+    );
+    reset["triggerSource"] = "PostConfirmation_ConfirmForgotPassword".into();
+    reset["request"]["userAttributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("preferred_username");
+    let output = handle_json(db.pool(), reset.clone())
+        .await
+        .unwrap_or_else(|e| panic!("a password reset failed: {}", e.full_message()));
+    assert_eq!(output, reset);
+    assert_eq!(users(&db).await, before);
 }
 
 #[tokio::test]

@@ -33,7 +33,26 @@ async fn a_free_valid_handle_passes_and_the_event_comes_back_unchanged() {
     let input = pre_sign_up_event("cruddurtester");
     let output = handle_json(db.pool(), input.clone()).await.unwrap();
     assert_eq!(output, input);
+    assert_eq!(
+        output["response"],
+        serde_json::json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false}),
+        "the trigger confirms and verifies nobody"
+    );
     assert_eq!(row_count(&db).await, 0, "pre sign-up writes nothing");
+
+    // With someone recorded, the check must tell handles apart: free handles sharing a
+    // prefix, a suffix or most letters with the taken one pass.
+    handle_json(db.pool(), crate::example_event())
+        .await
+        .unwrap(); // records cruddurtester
+    for free in ["cruddur", "cruddurtester2", "tester", "cruddur_tester"] {
+        let input = pre_sign_up_event(free);
+        let output = handle_json(db.pool(), input.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{free}: {}", e.full_message()));
+        assert_eq!(output, input, "{free}");
+    }
+    assert_eq!(row_count(&db).await, 1, "pre sign-up writes nothing");
 }
 
 #[tokio::test]

@@ -1,0 +1,137 @@
+//! The write routes' middleware: counts a write against its client address's allowance before
+//! the body is read, and reports the tighter of that and the author's allowance in the answer.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::ExtensionRejection;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::allowance::WriteLimiter;
+use super::headers;
+use crate::error::ApiError;
+
+/// Middleware of the write routes: counts the write against the client address's allowance
+/// (refusing it before the body is read), then reports the tighter of that and the author's
+/// allowance (which the handler checked) in the response headers.
+pub async fn limit_writes(
+    State(limiter): State<Arc<WriteLimiter>>,
+    peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let by_address = match peer {
+        Ok(ConnectInfo(peer)) => {
+            let client = client_address(limiter.limits().trust_proxy_hops, peer, request.headers());
+            limiter.check_address(client).map_err(ApiError::from)
+        }
+        // Only a server started without the accept loop of `crate::server` has no peer.
+        Err(_) if limiter.limits().per_address.is_some() => Err(ApiError::Internal(
+            "a write arrived without its peer address (ConnectInfo)".into(),
+        )),
+        Err(_) => Ok(None),
+    };
+    // A refusal (by address here, or by author in the handler) reports itself.
+    let (mut response, by_address) = match by_address {
+        Ok(allowance) => (next.run(request).await, allowance),
+        Err(refused) => (refused.into_response(), None),
+    };
+    let tightest = match (by_address, headers::reported(&response)) {
+        (Some(a), Some(b)) => Some(a.tighter(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(allowance) = tightest {
+        headers::write_rate_headers(&allowance, response.headers_mut());
+    }
+    response
+}
+
+/// The client a request comes from: the TCP peer, or with `hops` = N trusted proxies the Nth
+/// `X-Forwarded-For` address from the right (the peer when there are fewer, or one that is
+/// not an address). IPv6 clients count per /64, the block one subscriber usually holds.
+fn client_address(hops: usize, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    // From the right, over every X-Forwarded-For line, as bytes: a client's own entries
+    // (which may not even be ASCII) come first and are never read.
+    let forwarded = hops
+        .checked_sub(1)
+        .and_then(|skip| {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .rev()
+                .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
+                .nth(skip)
+        })
+        .and_then(|entry| std::str::from_utf8(entry).ok())
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
+    per_subscriber(forwarded.unwrap_or(peer.ip()))
+}
+
+fn per_subscriber(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn the_client_is_the_peer_unless_proxies_are_trusted() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        assert_eq!(
+            client_address(0, peer, &headers),
+            "10.0.0.9".parse::<IpAddr>().unwrap(),
+            "with no trusted proxy X-Forwarded-For is the client's to forge"
+        );
+        assert_eq!(
+            client_address(1, peer, &headers),
+            "203.0.113.7".parse::<IpAddr>().unwrap(),
+            "the address the trusted proxy appended, not the forged one before it"
+        );
+        assert_eq!(
+            client_address(3, peer, &headers),
+            "10.0.0.9".parse::<IpAddr>().unwrap(),
+            "too short a chain falls back to the peer"
+        );
+        // The chain runs over every header line in order; a client's own entry may be any bytes.
+        let mut lines = HeaderMap::new();
+        lines.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"caf\xc3\xa9, 6.6.6.6").unwrap(),
+        );
+        lines.append("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
+        lines.append("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        assert_eq!(
+            client_address(2, peer, &lines),
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(
+            per_subscriber("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            per_subscriber("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+}
