@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 ensure_venv
 say "cargo lambda build (release, x86_64, provided.al2023)"
-PATH="$VENV/bin:$PATH" cargo lambda build --release --locked --bin post-confirmation --output-format zip
+PATH="$VENV/bin:$PATH" cargo lambda build --release --locked -p post-confirmation --bin post-confirmation --output-format zip
 
 zip=target/lambda/post-confirmation/bootstrap.zip
 [ -f "$zip" ] || { echo "error: $zip was not produced" >&2; exit 1; }

@@ -88,6 +88,15 @@ ensure_cargo_machete() {
   cargo install --locked --quiet cargo-machete
 }
 
+# cargo-deny (licenses, bans and sources of the dependency graph: deny.toml), installed from
+# crates.io into ~/.cargo/bin when missing. A debug build: it installs in about a minute instead
+# of several (its release profile is fat LTO), and a check takes seconds either way.
+ensure_cargo_deny() {
+  if command -v cargo-deny >/dev/null 2>&1; then return 0; fi
+  say "installing cargo-deny (cargo install --locked --debug)"
+  cargo install --locked --debug --quiet cargo-deny@0.20.2
+}
+
 # Fails early, and says why, when the disk under target/ cannot hold a build: a full disk
 # otherwise shows up minutes later as a linker crash (ld: Bus error, LLVM "IO failure").
 ensure_disk_space() {
