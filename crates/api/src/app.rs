@@ -206,6 +206,12 @@ impl App {
             &RouterOptions {
                 frontend_origins: cors_origins.clone(),
                 limits: config.http.requests,
+                loopback_hosts_only: matches!(
+                    config.author,
+                    AuthorConfig::Dev {
+                        allow_on_network: false
+                    }
+                ),
             },
         );
         let listener = TcpListener::bind(config.http.bind)

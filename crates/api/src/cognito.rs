@@ -78,19 +78,7 @@ impl CognitoConfig {
     /// Points the verifier at another JWKS URL: https, or plain http to a loopback address only
     /// (anyone on the path of a plain-http fetch could publish keys of their own).
     pub fn set_jwks_url(&mut self, url: &str) -> Result<(), CognitoConfigError> {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|_| CognitoConfigError::JwksUrl(url.to_owned()))?;
-        let loopback = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(name)) => name == "localhost",
-            None => false,
-        };
-        match parsed.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => return Err(CognitoConfigError::JwksUrl(url.to_owned())),
-        }
+        domain::fetch_url::parse(url).map_err(CognitoConfigError::JwksUrl)?;
         self.jwks_url = url.to_owned();
         Ok(())
     }
@@ -110,10 +98,8 @@ pub enum CognitoConfigError {
     NoRegion,
     #[error("AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID must not be empty")]
     Empty,
-    #[error(
-        "AWS_COGNITO_JWKS_URL `{0}` must be an https URL (plain http only to a loopback address)"
-    )]
-    JwksUrl(String),
+    #[error("AWS_COGNITO_JWKS_URL: {0}")]
+    JwksUrl(domain::fetch_url::InsecureUrl),
 }
 
 /// Why a token was not accepted.
@@ -164,6 +150,13 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     pub fn new(config: CognitoConfig) -> Result<Self, VerifyError> {
         let http = reqwest::Client::builder()
+            // Each redirect is checked like the URL itself, and never leaves https.
+            .redirect(reqwest::redirect::Policy::custom(
+                |attempt| match domain::fetch_url::check_hop(attempt.previous(), attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(refused) => attempt.error(refused),
+                },
+            ))
             .timeout(JWKS_FETCH_TIMEOUT)
             .connect_timeout(JWKS_FETCH_TIMEOUT)
             .build()
@@ -384,7 +377,9 @@ mod tests {
             let before = config.jwks_url.clone();
             assert_eq!(
                 config.set_jwks_url(bad),
-                Err(CognitoConfigError::JwksUrl(bad.to_owned())),
+                Err(CognitoConfigError::JwksUrl(
+                    domain::fetch_url::parse(bad).unwrap_err()
+                )),
                 "{bad}"
             );
             assert_eq!(config.jwks_url, before, "a refused URL is not kept: {bad}");

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// The token's user may not act as the user the request names.
     #[error("forbidden")]
     Forbidden,
+    /// Dev mode on loopback answers only loopback `Host` names (see `host_check`).
+    #[error("host not allowed")]
+    HostNotAllowed,
     /// The token's user has a handle from before the handle rule; it must be renamed first.
     #[error("the user's handle breaks the handle rule")]
     LegacyHandle,
@@ -69,7 +72,7 @@ impl ApiError {
             }
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::LegacyHandle => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::LegacyHandle | Self::HostNotAllowed => StatusCode::FORBIDDEN,
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -92,6 +95,7 @@ impl ApiError {
             Self::NoRoute => vec!["route_not_found"],
             Self::Unauthorized(_) => vec!["unauthorized"],
             Self::Forbidden => vec!["forbidden"],
+            Self::HostNotAllowed => vec!["host_not_allowed"],
             Self::LegacyHandle => vec!["forbidden", "user_handle_invalid"],
             Self::AuthUnavailable(_) => vec!["auth_unavailable"],
             Self::BadRequest(code) => vec![code],

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod error;
 pub mod feed_cache;
 pub mod hit_lane;
+mod host_check;
 pub mod json;
 pub mod limits;
 pub mod observe;

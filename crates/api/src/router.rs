@@ -8,7 +8,9 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::routes::paths;
 use crate::state::AppState;
-use crate::{body, cors, feed_cache, hit_lane, limits, observe, openapi, rate_limit, routes, web};
+use crate::{
+    body, cors, feed_cache, hit_lane, host_check, limits, observe, openapi, rate_limit, routes, web,
+};
 
 /// Options of the router that are not handler state.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,9 @@ pub struct RouterOptions {
     pub frontend_origins: Vec<HeaderValue>,
     /// Request timeout and in-flight cap (see [`limits`]).
     pub limits: limits::Limits,
+    /// Answer only requests whose `Host` is a loopback name (dev mode on loopback: see
+    /// [`host_check`]).
+    pub loopback_hosts_only: bool,
 }
 
 /// Every route of the service over `state`, under [`serve_layers`] (and the feed's fast lane
@@ -52,9 +57,15 @@ pub(crate) fn router(state: AppState, options: &RouterOptions) -> Router {
         .merge(web::routes())
         .with_state(state.clone());
     let app = serve_layers(routes, options);
-    match state.feed_cache {
+    let app = match state.feed_cache {
         Some(cache) => with_hit_lane(cache, app, options),
         None => app,
+    };
+    if options.loopback_hosts_only {
+        // Outermost, so the fast lane is behind it too.
+        app.layer(axum::middleware::from_fn(host_check::loopback_hosts_only))
+    } else {
+        app
     }
 }
 

@@ -33,6 +33,11 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// is obscure).
 pub async fn load_checked() -> Result<SdkConfig, crate::AwsError> {
     let config = load_sdk_config().await;
+    // Requests carry signed credentials: to AWS over https, to an emulator only on this machine.
+    if let Some(endpoint) = config.endpoint_url() {
+        domain::fetch_url::parse(endpoint)
+            .map_err(|e| crate::AwsError::Invalid(format!("AWS_ENDPOINT_URL: {e}")))?;
+    }
     if config.region().is_none() {
         return Err(crate::AwsError::Invalid(
             "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)".into(),

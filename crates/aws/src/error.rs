@@ -16,6 +16,8 @@ pub enum AwsError {
     InvalidInstanceState { id: String, message: String },
     #[error("security group rule {rule} not found in group {group} (InvalidSecurityGroupRuleId.NotFound)")]
     RuleNotFound { group: String, rule: String },
+    #[error("security group rule {rule} of group {group} is an outbound (egress) rule; allow-ip rewrites only the inbound rule that admits PostgreSQL (DB_SG_RULE_ID)")]
+    EgressRule { group: String, rule: String },
     #[error("security group {0} not found (InvalidGroup.NotFound)")]
     GroupNotFound(String),
     #[error("AWS credentials are missing, invalid or expired: {0} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or log in with `aws sso login`)")]

@@ -15,7 +15,16 @@ pub async fn detect(url: &str) -> Result<Ipv4Addr, AwsError> {
         url: url.to_owned(),
         reason,
     };
+    // The answer becomes a firewall rule: fetched over https (plain http only from this
+    // machine), and no redirect may leave https.
+    domain::fetch_url::parse(url).map_err(|e| failed(e.to_string()))?;
     let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(
+            |attempt| match domain::fetch_url::check_hop(attempt.previous(), attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            },
+        ))
         .timeout(Duration::from_secs(DETECT_TIMEOUT_SECS))
         .build()
         .map_err(|e| failed(e.to_string()))?;
@@ -23,7 +32,7 @@ pub async fn detect(url: &str) -> Result<Ipv4Addr, AwsError> {
         .get(url)
         .send()
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(domain::error_chain(&e)))?;
     if !response.status().is_success() {
         return Err(failed(format!("HTTP {}", response.status())));
     }

@@ -18,6 +18,9 @@ pub struct RuleState {
     pub to_port: Option<i32>,
     pub cidr_ipv4: Option<String>,
     pub description: Option<String>,
+    /// An outbound rule: `allow-ip` refuses to rewrite one (it would open nothing inbound and
+    /// narrow what the database may reach).
+    pub egress: bool,
 }
 
 /// What [`allow_ip`] did.
@@ -76,6 +79,7 @@ pub async fn describe_rule(
         to_port: rule.to_port(),
         cidr_ipv4: rule.cidr_ipv4().map(str::to_owned),
         description: rule.description().map(str::to_owned),
+        egress: rule.is_egress().unwrap_or(false),
     })
 }
 
@@ -88,12 +92,19 @@ pub async fn allow_ip(
     description: &str,
 ) -> Result<AllowOutcome, AwsError> {
     let before = describe_rule(client, group_id, rule_id).await?;
+    if before.egress {
+        return Err(AwsError::EgressRule {
+            group: group_id.to_owned(),
+            rule: rule_id.to_owned(),
+        });
+    }
     let wanted = RuleState {
         protocol: Some("tcp".into()),
         from_port: Some(POSTGRES_PORT),
         to_port: Some(POSTGRES_PORT),
         cidr_ipv4: Some(format!("{ip}/32")),
         description: Some(description.to_owned()),
+        egress: false,
     };
     if before == wanted {
         return Ok(AllowOutcome::AlreadyAllowed(before));

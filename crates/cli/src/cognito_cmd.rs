@@ -1,11 +1,12 @@
 //! `cruddur cognito sync`: the original `update_cognito_user_ids` script, done right. Only pool
 //! users who can sign in (confirmed and enabled) count. Users that still carry a placeholder
-//! `cognito_user_id` (the seed's `MOCK-<handle>`) get their real `sub`: first every row is
-//! matched by handle (`preferred_username`), then the rest by a *verified* email, and only where
-//! exactly one pool user matches. Pool users with no row (a post-confirmation trigger that
-//! failed) are listed, and recorded with `--create-missing`. A row that cannot be changed is
-//! reported and skipped. Running it again changes nothing. Output names handles and subs, never
-//! emails or names.
+//! `cognito_user_id` (the seed's `MOCK-<handle>`) get their real `sub` only from the one pool
+//! user whose *verified* email equals the row's email. A handle (`preferred_username`) is never
+//! enough: its owner chooses it and can change it, so a stranger could rename themselves after a
+//! placeholder and be handed its account; a handle match without the email is reported, not
+//! linked. Pool users with no row (a post-confirmation trigger that failed) are listed, and
+//! recorded with `--create-missing`. A row that cannot be changed is reported and skipped.
+//! Running it again changes nothing. Output names handles and subs, never emails or names.
 
 use anyhow::Context;
 use aws::cognito::PoolUser;
@@ -87,36 +88,31 @@ pub(crate) async fn run(command: CognitoCommand, target: Target) -> anyhow::Resu
     Ok(())
 }
 
-/// Links each placeholder row to its one matching pool user among `unrecorded` (by handle for
-/// every row first, then by verified email), removing the users it links from the list.
-/// Returns how many were linked.
+/// Links each placeholder row to the one pool user among `unrecorded` whose verified email is
+/// the row's, removing the users it links from the list. Returns how many were linked.
 async fn link_placeholders(pool: &Pool, unrecorded: &mut Vec<&PoolUser>) -> anyhow::Result<usize> {
-    let mut rows = db::users::list_placeholder_users(pool).await?;
+    let rows = db::users::list_placeholder_users(pool).await?;
     let mut linked = 0;
-    for by in [By::Handle, By::VerifiedEmail] {
-        let mut unmatched = Vec::new();
-        for row in rows {
-            match match_placeholder(&row, unrecorded, by) {
-                Match::One(index) => {
-                    let user = unrecorded.remove(index);
-                    if link(pool, &row, user).await {
-                        linked += 1;
-                    }
-                }
-                Match::None => unmatched.push(row),
-                Match::Ambiguous => output::line(format!(
-                    "placeholder @{}: several pool users match; left as it is",
-                    shown_handle(Some(&row.handle))
-                )),
-            }
-        }
-        rows = unmatched;
-    }
     for row in rows {
-        output::line(format!(
-            "placeholder @{}: no confirmed pool user has this handle or verified email; left as it is",
-            shown_handle(Some(&row.handle))
-        ));
+        let handle = shown_handle(Some(&row.handle));
+        match match_placeholder(&row, unrecorded) {
+            Match::One(index) => {
+                let user = unrecorded.remove(index);
+                if link(pool, &row, user).await {
+                    linked += 1;
+                }
+            }
+            Match::Ambiguous => output::line(format!(
+                "placeholder @{handle}: several pool users have its verified email; left as it is"
+            )),
+            Match::None if claims_handle(&row, unrecorded) => output::line(format!(
+                "placeholder @{handle}: a pool user chose this handle but has not verified the \
+                 row's email; not linked"
+            )),
+            Match::None => output::line(format!(
+                "placeholder @{handle}: no confirmed pool user has its verified email; left as it is"
+            )),
+        }
     }
     Ok(linked)
 }
@@ -139,13 +135,6 @@ async fn link(pool: &Pool, row: &PlaceholderUser, user: &PoolUser) -> bool {
     }
 }
 
-/// What a placeholder row is matched on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum By {
-    Handle,
-    VerifiedEmail,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum Match {
     /// The index of the one matching user.
@@ -154,21 +143,30 @@ enum Match {
     Ambiguous,
 }
 
-/// The pool user a placeholder row belongs to, matched `by` handle or verified email,
-/// case-insensitively, and only when exactly one matches.
-fn match_placeholder(row: &PlaceholderUser, users: &[&PoolUser], by: By) -> Match {
-    let equal =
-        |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
-    let same = |u: &PoolUser| match by {
-        By::Handle => equal(&u.preferred_username, &row.handle),
-        By::VerifiedEmail => u.email_verified && equal(&u.email, &row.email),
-    };
-    let found: Vec<usize> = (0..users.len()).filter(|&i| same(users[i])).collect();
+/// Whether `a` is present and equal to `b`, ignoring ASCII case.
+fn same_text(a: Option<&str>, b: &str) -> bool {
+    a.is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
+
+/// The pool user a placeholder row belongs to: the one whose verified email is the row's
+/// (case-insensitively), and only when exactly one has it.
+fn match_placeholder(row: &PlaceholderUser, users: &[&PoolUser]) -> Match {
+    let found: Vec<usize> = (0..users.len())
+        .filter(|&i| users[i].email_verified && same_text(users[i].email.as_deref(), &row.email))
+        .collect();
     match found.as_slice() {
         [] => Match::None,
         [one] => Match::One(*one),
         _ => Match::Ambiguous,
     }
+}
+
+/// Whether some pool user's `preferred_username` is the row's handle: worth reporting when the
+/// email did not match, since it is either the owner with an unverified email or a squatter.
+fn claims_handle(row: &PlaceholderUser, users: &[&PoolUser]) -> bool {
+    users
+        .iter()
+        .any(|u| same_text(u.preferred_username.as_deref(), &row.handle))
 }
 
 /// Inserts a row for a pool user without one; `false` (with the reason printed) when it cannot.
@@ -238,38 +236,31 @@ mod tests {
     }
 
     #[test]
-    fn a_placeholder_matches_by_handle_or_verified_email_and_never_ambiguously() {
-        let a = pool_user("s-a", Some("AndrewBrown"), Some("other@x"));
-        let b = pool_user("s-b", Some("someone"), Some("andrew@x"));
+    fn a_placeholder_matches_only_a_verified_email_and_never_ambiguously() {
+        let squatter = pool_user("s-a", Some("AndrewBrown"), Some("other@x"));
+        let owner = pool_user("s-b", Some("someone"), Some("Andrew@X"));
         let c = pool_user("s-c", None, Some("dup@x"));
         let d = pool_user("s-d", None, Some("DUP@x"));
         let mut unverified = pool_user("s-e", None, Some("unverified@x"));
         unverified.email_verified = false;
-        let users = [&a, &b, &c, &d, &unverified];
+        let users = [&squatter, &owner, &c, &d, &unverified];
         let andrew = row("andrewbrown", "andrew@x");
+        assert_eq!(match_placeholder(&andrew, &users), Match::One(1));
         assert_eq!(
-            match_placeholder(&andrew, &users, By::Handle),
-            Match::One(0)
+            match_placeholder(&andrew, &[&squatter]),
+            Match::None,
+            "a handle alone links nothing"
         );
-        assert_eq!(
-            match_placeholder(&andrew, &users, By::VerifiedEmail),
-            Match::One(1)
-        );
+        assert!(claims_handle(&andrew, &[&squatter]));
+        assert!(!claims_handle(&andrew, &[&owner]));
         let nobody = |email| row("nobody", email);
         assert_eq!(
-            match_placeholder(&nobody("x@x"), &users, By::Handle),
-            Match::None
-        );
-        assert_eq!(
-            match_placeholder(&nobody("dup@x"), &users, By::VerifiedEmail),
+            match_placeholder(&nobody("dup@x"), &users),
             Match::Ambiguous
         );
+        assert_eq!(match_placeholder(&nobody("none@x"), &users), Match::None);
         assert_eq!(
-            match_placeholder(&nobody("none@x"), &users, By::VerifiedEmail),
-            Match::None
-        );
-        assert_eq!(
-            match_placeholder(&nobody("unverified@x"), &users, By::VerifiedEmail),
+            match_placeholder(&nobody("unverified@x"), &users),
             Match::None,
             "an unverified email identifies no one"
         );

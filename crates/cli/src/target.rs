@@ -2,8 +2,8 @@
 //! `CONNECTION_URL`, else the embedded cluster (started on demand).
 //!
 //! Safety rules that follow from where the database is:
-//! - `--url` may not carry a password: every user of the machine can read a process's
-//!   arguments. Passwords go in `CONNECTION_URL` / `PROD_CONNECTION_URL`, or in `PGPASSWORD`
+//! - `--url` (and every other URL flag) may not carry a password: every user of the machine
+//!   can read a process's arguments. Passwords go in `CONNECTION_URL` / `PROD_CONNECTION_URL`, or in `PGPASSWORD`
 //!   for a URL without one.
 //! - commands that destroy data need `--yes` (or, on a terminal, the database name typed back)
 //!   unless the database is the embedded cluster or a server on this machine's loopback — and
@@ -108,6 +108,17 @@ pub(crate) struct Target {
 
 impl ConnectionArgs {
     pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
+        // The hidden flags behind the variables obey the rule `--url` does.
+        refuse_password_in_argv(
+            self.connection_url.as_deref(),
+            "CONNECTION_URL",
+            "--connection-url",
+        )?;
+        refuse_password_in_argv(
+            self.prod_connection_url.as_deref(),
+            "PROD_CONNECTION_URL",
+            "--prod-connection-url",
+        )?;
         let (raw, source) = if let Some(url) = &self.url {
             (Some(url.clone()), "--url")
         } else if self.prod {

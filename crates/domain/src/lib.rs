@@ -2,6 +2,7 @@
 //! nothing here does I/O, so the same rules hold in the API, the CLI and the Lambda.
 
 pub mod error_chain;
+pub mod fetch_url;
 pub mod handle;
 pub mod message;
 pub mod new_crud;

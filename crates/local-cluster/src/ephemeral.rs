@@ -2,6 +2,7 @@
 //! ends — even when it is killed — by a watcher shell that waits for our end of a pipe to close.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -11,21 +12,29 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rand::distributions::{Alphanumeric, DistString};
 
+use super::postmaster::{self, Recorded};
 use super::{Cluster, Durability, EmbeddedError, ServerUser};
 use db::DatabaseUrl;
 
 const PREFIX: &str = "cruddur-test-";
 const OWNER_FILE: &str = "owner.pid";
 
-/// Stops the server (immediate shutdown) and deletes the folder once stdin reaches EOF.
-const WATCHER_SCRIPT: &str = r#"read _ignored
+/// Stops the server (immediate shutdown) and deletes the folder once stdin reaches EOF. The PID
+/// is signalled only when `/proc` shows it is this cluster's server (see [`postmaster`]).
+fn watcher_script() -> String {
+    format!(
+        r#"read _ignored
 pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null)
-if [ -n "$pid" ]; then
+{check}
+if [ -n "$verified" ]; then
   kill -QUIT "$pid" 2>/dev/null
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 fi
-rm -rf "$1""#;
+rm -rf "$1""#,
+        check = postmaster::SHELL_CHECK
+    )
+}
 
 /// A running throw-away cluster. Dropping it (or the process ending) closes `_pipe`, and the
 /// watcher then stops the server and removes the folder.
@@ -84,7 +93,7 @@ impl EphemeralCluster {
 
 fn spawn_watcher(root: &Path, data: &Path) -> Result<(Child, ChildStdin), EmbeddedError> {
     let mut child = Command::new("/bin/sh")
-        .args(["-c", WATCHER_SCRIPT, "sh"])
+        .args(["-c", &watcher_script(), "sh"])
         .arg(root)
         .arg(data)
         .stdin(Stdio::piped())
@@ -121,20 +130,24 @@ fn reachable_base(user: &ServerUser) -> Result<PathBuf, EmbeddedError> {
 }
 
 /// Removes test clusters whose owning process is gone (killed before its watcher could act).
+/// Only folders we made (owned by us) are touched, and only a server `/proc` confirms is
+/// signalled: anyone may create a folder with our prefix in a shared temp folder.
 fn sweep(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
+    let me = nix::unistd::Uid::effective().as_raw();
     for entry in entries.flatten() {
         let path = entry.path();
         let is_ours = entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with(PREFIX));
+            .is_some_and(|n| n.starts_with(PREFIX))
+            && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == me);
         if !is_ours || owner_alive(&path) {
             continue;
         }
-        if let Some(pid) = postmaster_pid(&path.join("pgdata")) {
+        if let Recorded::Server(pid) = postmaster::recorded(&path.join("pgdata")) {
             stop_quickly(pid);
         }
         match fs::remove_dir_all(&path) {
@@ -150,17 +163,8 @@ fn owner_alive(root: &Path) -> bool {
     fs::read_to_string(root.join(OWNER_FILE))
         .ok()
         .and_then(|t| t.trim().parse::<i32>().ok())
+        .filter(|pid| *pid > 0)
         .is_some_and(|pid| kill(Pid::from_raw(pid), None).is_ok())
-}
-
-pub(crate) fn postmaster_pid(data: &Path) -> Option<i32> {
-    fs::read_to_string(data.join("postmaster.pid"))
-        .ok()?
-        .lines()
-        .next()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn stop_quickly(pid: i32) {

@@ -13,6 +13,11 @@
 //! scram-sha-256 for TCP, so other local users cannot log in without the password file.
 //!
 //! Run as root, the folder is a target for other local users, so:
+//! - the folder asked for, and every folder above it, must be owned by root or us and writable
+//!   by nobody else (a shared folder with the sticky bit, like `/tmp`, is fine above it):
+//!   whoever may rename entries there could swap a link in between our checks and our `chown`;
+//! - ownership is changed without following links, and a PID from `postmaster.pid` is signalled
+//!   only when `/proc` shows it is this cluster's server (see `postmaster.rs`);
 //! - a relocated folder (see [`Cluster::open`]) is used only if it is a real directory, owned by
 //!   us, and writable by nobody else; anything else there is refused with the reason;
 //! - the files we write (`password`, `port`, initdb's password file, the settings appended to
@@ -25,13 +30,15 @@
 
 mod binaries;
 mod ephemeral;
+mod folder_trust;
+mod postmaster;
 mod server_user;
 mod standby;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -127,11 +134,12 @@ impl Cluster {
             .mode(0o755)
             .create(&home)
             .map_err(|e| EmbeddedError::io(format!("create {}", home.display()), e))?;
+        folder_trust::refuse_untrusted_home(&home)?;
         let (root, relocated) = if user.can_reach(&home) {
             (home, None)
         } else {
             let fallback = Self::relocation_for(&home);
-            own_private_folder(&fallback)?;
+            folder_trust::own_private_folder(&fallback)?;
             if !user.can_reach(&fallback) {
                 return Err(EmbeddedError::Unreachable(format!(
                     "{} cannot reach {} nor {}; set CRUDDUR_HOME to a folder whose parents are all searchable by it",
@@ -213,9 +221,25 @@ impl Cluster {
         &self.binaries
     }
 
-    /// The postmaster's pid, from `postmaster.pid` (left behind by a crash, so it may be dead).
+    /// The running postmaster's pid: the one `postmaster.pid` names, when `/proc` shows it is
+    /// this cluster's server.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        ephemeral::postmaster_pid(&self.data_dir())
+        match postmaster::recorded(&self.data_dir()) {
+            postmaster::Recorded::Server(pid) => Some(pid),
+            postmaster::Recorded::NothingRuns | postmaster::Recorded::Other => None,
+        }
+    }
+
+    /// Refuses to go on when `postmaster.pid` names a live process that is not this cluster's
+    /// server (or no PID at all): `pg_ctl` would signal it.
+    fn refuse_foreign_pid_file(&self) -> Result<(), EmbeddedError> {
+        if postmaster::recorded(&self.data_dir()) == postmaster::Recorded::Other {
+            return Err(EmbeddedError::Unsafe(format!(
+                "{} names a process that is not this cluster's PostgreSQL, so nothing was signalled; remove the file if no server of this cluster runs",
+                self.data_dir().join("postmaster.pid").display()
+            )));
+        }
+        Ok(())
     }
 
     /// The postmaster and its child processes, read from `/proc`: what a crash test kills.
@@ -482,6 +506,7 @@ impl Cluster {
 
     fn stop_in(&self, mode: &str) -> Result<bool, EmbeddedError> {
         let _lock = self.lock()?;
+        self.refuse_foreign_pid_file()?;
         if self.running_port()?.is_none() {
             return Ok(false);
         }
@@ -519,43 +544,6 @@ fn absolute(path: &Path) -> Result<PathBuf, EmbeddedError> {
         std::env::current_dir()
             .map(|cwd| cwd.join(path))
             .map_err(|e| EmbeddedError::io("read the current folder", e))
-    }
-}
-
-/// Makes `folder` (its parent must exist), or accepts it if it already is a real directory
-/// owned by us that nobody else may write to; refuses anything else, saying why.
-fn own_private_folder(folder: &Path) -> Result<(), EmbeddedError> {
-    match fs::DirBuilder::new().mode(0o755).create(folder) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(EmbeddedError::io(format!("create {}", folder.display()), e)),
-    }
-    let meta = fs::symlink_metadata(folder)
-        .map_err(|e| EmbeddedError::io(format!("inspect {}", folder.display()), e))?;
-    let me = nix::unistd::Uid::effective().as_raw();
-    let problem = if meta.file_type().is_symlink() {
-        Some("it is a symbolic link".to_owned())
-    } else if !meta.is_dir() {
-        Some("it is not a directory".to_owned())
-    } else if meta.uid() != me {
-        Some(format!(
-            "it is owned by uid {}, not by us (uid {me})",
-            meta.uid()
-        ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "others may write to it (mode {:o})",
-            meta.mode() & 0o7777
-        ))
-    } else {
-        None
-    };
-    match problem {
-        None => Ok(()),
-        Some(why) => Err(EmbeddedError::Unsafe(format!(
-            "refusing to use {} for the cluster: {why}, so someone else may have prepared it; remove it, or set CRUDDUR_HOME to a folder the server user can reach",
-            folder.display()
-        ))),
     }
 }
 

@@ -60,10 +60,11 @@ impl ServerUser {
         cmd
     }
 
-    /// Gives a folder we created to the server user.
+    /// Gives a folder we created to the server user. A link found in its place is what changes
+    /// owner, never what it points to.
     pub fn own(&self, path: &Path) -> Result<(), EmbeddedError> {
         if let Self::System { uid, gid, .. } = self {
-            std::os::unix::fs::chown(path, Some(uid.as_raw()), Some(gid.as_raw()))
+            std::os::unix::fs::lchown(path, Some(uid.as_raw()), Some(gid.as_raw()))
                 .map_err(|e| EmbeddedError::io(format!("chown {}", path.display()), e))?;
         }
         Ok(())

@@ -286,3 +286,148 @@ async fn the_server_runs_with_a_minimal_environment_not_ours() {
     assert!(foreign.is_empty(), "the server inherited {foreign:?}");
     drop(guard);
 }
+
+/// A folder in /tmp made for one test, mode 755, removed after it.
+fn scratch(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "needs root (script/test runs it with --ignored when root)"]
+fn as_root_a_home_someone_else_can_change_is_refused_and_nothing_changes_owner() {
+    assert!(Uid::effective().is_root(), "run as root");
+    let base = scratch("cruddur-trust-");
+    let refusal = |home: &std::path::Path| {
+        Cluster::open(home, Durability::Ephemeral)
+            .expect_err("must be refused")
+            .to_string()
+    };
+    let folder = |name: &str, mode: u32, owner: Option<u32>| {
+        let path = base.path().join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
+        }
+        path
+    };
+
+    // A link to a folder of someone's choosing: refused, and the target keeps its owner.
+    let victim = folder("victim", 0o755, None);
+    let link = base.path().join("link-home");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let why = refusal(&link);
+    assert!(why.contains("that folder: it is a symbolic link"), "{why}");
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
+
+    // Another user's folder, or one anyone may write to.
+    let why = refusal(&folder("theirs", 0o755, Some(65_534)));
+    assert!(
+        why.contains("that folder: it is owned by uid 65534"),
+        "{why}"
+    );
+    let why = refusal(&folder("open", 0o777, None));
+    assert!(
+        why.contains("that folder: anyone may write to it (mode 777)"),
+        "{why}"
+    );
+
+    // Ours, but inside a folder another user owns (they can rename what we made there)…
+    let theirs = folder("their-checkout", 0o755, Some(65_534));
+    let why = refusal(&theirs.join(".cruddur"));
+    assert!(
+        why.contains(&format!(
+            "{} above it: it is owned by uid 65534",
+            theirs.display()
+        )),
+        "{why}"
+    );
+    // …or inside a folder anyone may write to without the sticky bit.
+    let shared = folder("shared", 0o777, None);
+    let why = refusal(&shared.join(".cruddur"));
+    assert!(
+        why.contains("above it: anyone may write to it (mode 777)"),
+        "{why}"
+    );
+    // With the sticky bit (like /tmp) nobody can move what we made: accepted.
+    let sticky = folder("sticky", 0o1777, None);
+    let cluster = Cluster::open(&sticky.join(".cruddur"), Durability::Ephemeral).unwrap();
+    assert_eq!(cluster.root(), sticky.join(".cruddur"));
+}
+
+/// A process the server user may signal (as root: `sleep` running as `postgres`).
+fn signallable_by_the_server_user() -> std::process::Child {
+    local_cluster::ServerUser::detect()
+        .unwrap()
+        .command(std::path::Path::new("/bin/sleep"))
+        .arg("30")
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_postmaster_pid_naming_another_process_is_never_signalled() {
+    let home = scratch("cruddur-pidfile-");
+    let cluster = Cluster::open(&home.path().join("cluster"), Durability::Ephemeral).unwrap();
+    cluster.init().unwrap();
+    let mut victim = signallable_by_the_server_user();
+    let pid_file = cluster.data_dir().join("postmaster.pid");
+    let data = cluster.data_dir().display().to_string();
+    let alive = |victim: &mut std::process::Child| victim.try_wait().unwrap().is_none();
+    for planted in [victim.id().to_string(), "-1".to_owned()] {
+        // The layout PostgreSQL writes: pid, data folder, start time, port.
+        std::fs::write(&pid_file, format!("{planted}\n{data}\n1700000000\n1\n")).unwrap();
+        for (what, refused) in [("stop", cluster.stop()), ("crash", cluster.crash())] {
+            let why = refused.expect_err(what).to_string();
+            assert!(
+                why.contains("names a process that is not this cluster's PostgreSQL, so nothing was signalled"),
+                "{what} with {planted}: {why}"
+            );
+        }
+        assert!(cluster.server_pids().is_empty(), "{planted}");
+        assert_eq!(cluster.postmaster_pid(), None, "{planted}");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(alive(&mut victim), "{planted}: the process was signalled");
+    }
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    // The file of a server that is gone (a crash) is no reason to refuse.
+    std::fs::write(
+        &pid_file,
+        format!("{}\n{data}\n1700000000\n1\n", victim.id()),
+    )
+    .unwrap();
+    assert!(!cluster.stop().unwrap(), "nothing ran, so nothing stopped");
+}
+
+#[test]
+fn the_sweeper_signals_no_process_a_leftover_folder_names() {
+    let mut victim = signallable_by_the_server_user();
+    // A leftover test cluster whose owner is gone, as the sweeper finds them in the temp folder.
+    let leftover = std::env::temp_dir().join(format!("cruddur-test-{}-planted", i32::MAX));
+    std::fs::create_dir_all(leftover.join("pgdata")).unwrap();
+    std::fs::write(leftover.join("owner.pid"), i32::MAX.to_string()).unwrap();
+    std::fs::write(
+        leftover.join("pgdata/postmaster.pid"),
+        format!("{}\n", victim.id()),
+    )
+    .unwrap();
+    let cluster = EphemeralCluster::start().unwrap();
+    let swept = !leftover.exists();
+    let survived = victim.try_wait().unwrap().is_none();
+    drop(cluster);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&leftover);
+    assert!(swept, "the leftover folder is ours and its owner is gone");
+    assert!(
+        survived,
+        "the sweeper signalled the process postmaster.pid named"
+    );
+}

@@ -26,8 +26,8 @@ pub async fn limit_writes(
 ) -> Response {
     let by_address = match peer {
         Ok(ConnectInfo(peer)) => {
-            let client = client_address(limiter.limits().trust_proxy_hops, peer, request.headers());
-            limiter.check_address(client).map_err(ApiError::from)
+            client_address(limiter.limits().trust_proxy_hops, peer, request.headers())
+                .and_then(|client| limiter.check_address(client).map_err(ApiError::from))
         }
         // Only a server started without the accept loop of `crate::server` has no peer.
         Err(_) if limiter.limits().per_address.is_some() => Err(ApiError::Internal(
@@ -51,24 +51,50 @@ pub async fn limit_writes(
 }
 
 /// The client a request comes from: the TCP peer, or with `hops` = N trusted proxies the Nth
-/// `X-Forwarded-For` address from the right (the peer when there are fewer, or one that is
-/// not an address). IPv6 clients count per /64, the block one subscriber usually holds.
-fn client_address(hops: usize, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+/// `X-Forwarded-For` entry from the right (the peer when there are fewer). An entry may carry a
+/// port (`203.0.113.7:4711`, `[2001:db8::1]:443`); one that is no address is refused, since
+/// counting it as the peer would put every client behind that proxy in one bucket. IPv6
+/// clients count per /64, the block one subscriber usually holds.
+fn client_address(hops: usize, peer: SocketAddr, headers: &HeaderMap) -> Result<IpAddr, ApiError> {
     // From the right, over every X-Forwarded-For line, as bytes: a client's own entries
     // (which may not even be ASCII) come first and are never read.
-    let forwarded = hops
-        .checked_sub(1)
-        .and_then(|skip| {
-            headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .rev()
-                .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
-                .nth(skip)
-        })
-        .and_then(|entry| std::str::from_utf8(entry).ok())
-        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
-    per_subscriber(forwarded.unwrap_or(peer.ip()))
+    let trusted_entry = hops.checked_sub(1).and_then(|skip| {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .rev()
+            .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
+            .nth(skip)
+    });
+    let client = match trusted_entry {
+        None => peer.ip(),
+        Some(entry) => {
+            forwarded_address(entry).ok_or(ApiError::BadRequest("forwarded_for_invalid"))?
+        }
+    };
+    Ok(per_subscriber(client))
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (IPv6 then in brackets).
+fn forwarded_address(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?.trim();
+    if let Ok(address) = entry.parse::<IpAddr>() {
+        return Some(address);
+    }
+    if let Some(bracketed) = entry.strip_prefix('[') {
+        let (v6, rest) = bracketed.split_once(']')?;
+        let port_ok = rest.is_empty() || rest.strip_prefix(':').is_some_and(is_port);
+        return port_ok.then(|| v6.parse::<Ipv6Addr>().ok().map(IpAddr::V6))?;
+    }
+    let (v4, port) = entry.split_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    v4.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.parse::<u16>().is_ok()
 }
 
 fn per_subscriber(address: IpAddr) -> IpAddr {
@@ -95,17 +121,17 @@ mod tests {
             HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
         );
         assert_eq!(
-            client_address(0, peer, &headers),
+            client_address(0, peer, &headers).unwrap(),
             "10.0.0.9".parse::<IpAddr>().unwrap(),
             "with no trusted proxy X-Forwarded-For is the client's to forge"
         );
         assert_eq!(
-            client_address(1, peer, &headers),
+            client_address(1, peer, &headers).unwrap(),
             "203.0.113.7".parse::<IpAddr>().unwrap(),
             "the address the trusted proxy appended, not the forged one before it"
         );
         assert_eq!(
-            client_address(3, peer, &headers),
+            client_address(3, peer, &headers).unwrap(),
             "10.0.0.9".parse::<IpAddr>().unwrap(),
             "too short a chain falls back to the peer"
         );
@@ -118,9 +144,49 @@ mod tests {
         lines.append("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
         lines.append("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
         assert_eq!(
-            client_address(2, peer, &lines),
+            client_address(2, peer, &lines).unwrap(),
             "198.51.100.4".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_parse_and_unparsable_ones_are_refused() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let with = |entry: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", HeaderValue::from_static(entry));
+            client_address(1, peer, &headers)
+        };
+        for (entry, client) in [
+            ("203.0.113.7:4711", "203.0.113.7"),
+            (" 203.0.113.7 ", "203.0.113.7"),
+            ("[2001:db8:1:2::7]:443", "2001:db8:1:2::"),
+            ("[2001:db8:1:2::7]", "2001:db8:1:2::"),
+            ("2001:db8:1:2::7", "2001:db8:1:2::"),
+        ] {
+            assert_eq!(
+                with(entry).unwrap(),
+                client.parse::<IpAddr>().unwrap(),
+                "{entry}"
+            );
+        }
+        for entry in [
+            "unknown",
+            "",
+            "203.0.113.7:",
+            "203.0.113.7:99999",
+            "203.0.113.7:80:80",
+            "[2001:db8::1",
+            "[2001:db8::1]x",
+            "[203.0.113.7]:80",
+            "2001:db8::1:443x",
+        ] {
+            assert_eq!(
+                with(entry).map_err(|e| e.codes()),
+                Err(vec!["forwarded_for_invalid"]),
+                "{entry:?}"
+            );
+        }
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub async fn home(
     responses(
         (status = 200, description = "The created crud", body = crate::json::FeedItem),
         (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,
     )
 )]
@@ -179,7 +179,7 @@ pub async fn show(
         (status = 200, description = "The created reply", body = crate::json::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
         (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`, or `invalid_path` (a path segment that is not UTF-8)", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, `invalid_path` (a path segment that is not UTF-8), or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,
     )
 )]

@@ -39,7 +39,7 @@ pub struct ProfileUpdateRequest {
     responses(
         (status = 200, description = "The updated short form", body = crate::json::UserShort),
         (status = 422, description = "Every failing rule: `user_handle_blank`, `display_name_blank`, `display_name_exceed_max_chars`, `display_name_invalid_characters`, `bio_exceed_max_chars`, `bio_invalid_characters`; or `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,
     )
 )]

@@ -6,9 +6,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::LazyLock;
 
-use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::path::PathParams;
 
 /// One embedded file.
 #[derive(Debug)]
@@ -58,13 +60,14 @@ pub static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
-/// `GET /assets/{name}`: an embedded file by its hashed name; anything else is `404`.
-pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
+/// `GET /assets/{name}`: an embedded file by its hashed name; anything else is the API's JSON
+/// `404 ["not_found"]` (or `400 ["invalid_path"]` for a name that is not UTF-8).
+pub async fn serve(PathParams(name): PathParams<String>, headers: HeaderMap) -> Response {
     let Some(asset) = [&*STYLESHEET, &*SCRIPT]
         .into_iter()
         .find(|asset| asset.name == name)
     else {
-        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+        return ApiError::NotFound.into_response();
     };
     let cache = [
         (header::ETAG, asset.etag.clone()),

@@ -40,6 +40,17 @@ async fn create_with(app: &TestApp, token: Option<&str>, body: &Value) -> Reply 
     send_with_token(app, "POST", "/api/activities", token, body).await
 }
 
+/// `reply` is `503 ["auth_unavailable"]`: the pool's keys could not be had.
+fn assert_auth_unavailable(reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.codes()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["auth_unavailable".to_owned()]
+        )
+    );
+}
+
 fn crud() -> Value {
     json!({"message": "signed in", "ttl": "1-day"})
 }
@@ -262,13 +273,7 @@ async fn with_the_jwks_down_writes_are_503_reads_work_and_it_recovers_without_re
     crate::helpers::wait_for(|| jwks.fetches() == 1).await;
     let token = current.sign(&access_claims(ANDREW_SUB), None);
     let reply = create_with(&app, Some(&token), &crud()).await;
-    assert_eq!(
-        (reply.status, reply.codes()),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            vec!["auth_unavailable".to_owned()]
-        )
-    );
+    assert_auth_unavailable(&reply);
     assert_eq!(app.home("").await.status, StatusCode::OK);
     // While it is down, writes do not hammer it: no fetch until the interval has passed.
     for _ in 0..5 {
@@ -358,12 +363,40 @@ async fn a_jwks_endpoint_that_never_answers_is_given_up_on_and_writes_are_503() 
     )
     .await
     .expect("the JWKS fetch must time out on its own");
+    assert_auth_unavailable(&reply);
+}
+
+/// A JWKS URL that redirects: each hop must obey the rule the URL does. The target here is the
+/// real key server, named by an address that is loopback in fact (an IPv4-mapped IPv6 address)
+/// but not by the rule, so following the redirect would fetch valid keys: it must not be followed.
+#[tokio::test]
+async fn a_redirect_the_url_rule_refuses_is_not_followed() {
+    let (current, _) = keys();
+    let jwks = JwksServer::start(vec![current.jwk()]).await;
+    let real = url::Url::parse(&jwks.url).unwrap();
+    let elsewhere = format!(
+        "http://[::ffff:127.0.0.1]:{}{}",
+        real.port().unwrap(),
+        real.path()
+    );
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_url = format!("http://{}/jwks.json", redirector.local_addr().unwrap());
+    let to = elsewhere.clone();
+    let app = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (StatusCode::FOUND, [(header::LOCATION, to)]) }
+    });
+    tokio::spawn(async move { axum::serve(redirector, app).await.unwrap() });
+    let mut config = jwks.config(NO_REFETCH);
+    config.set_jwks_url(&redirect_url).unwrap();
+    let app = cognito_app(config).await;
+    let token = current.sign(&access_claims(ANDREW_SUB), None);
+    let reply = create_with(&app, Some(&token), &crud()).await;
+    assert_auth_unavailable(&reply);
     assert_eq!(
-        (reply.status, reply.codes()),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            vec!["auth_unavailable".to_owned()]
-        )
+        jwks.fetches(),
+        0,
+        "the redirect to {elsewhere} was followed"
     );
 }
 

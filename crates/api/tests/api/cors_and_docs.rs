@@ -220,3 +220,78 @@ async fn the_documented_request_rules_are_the_domains() {
         format!("^({})$", domain::Ttl::names().join("|"))
     );
 }
+
+/// DNS rebinding: a page on another site re-points its own name at 127.0.0.1 and calls the
+/// dev-mode server through it, with that name in `Host`. Dev mode answers loopback names only.
+#[tokio::test]
+async fn dev_mode_answers_only_loopback_host_names() {
+    use axum::body::Body;
+    use axum::http::Request;
+
+    let create = |host: &str| {
+        Request::post("/api/activities")
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"message": "via host", "ttl": "1-day", "user_handle": "bayko"})
+                    .to_string(),
+            ))
+            .unwrap()
+    };
+    let read = |host: &str, path: &str| {
+        Request::get(path)
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // With the feed cache, so the fast lane in front of the routes is covered too.
+    let (app, _cache) = TestApp::with_feed_cache().await;
+    for host in [
+        "localhost:4567",
+        "127.0.0.1:4567",
+        "[::1]:4567",
+        "localhost",
+    ] {
+        assert_eq!(
+            app.send(create(host)).await.status,
+            StatusCode::OK,
+            "{host}"
+        );
+    }
+    let before = app.count_activities().await;
+    for host in [
+        "rebound.example:4567",
+        "rebound.example",
+        "127.0.0.1.rebound.example",
+    ] {
+        for request in [
+            create(host),
+            read(host, "/api/activities/home"),
+            read(host, "/"),
+        ] {
+            let refused = app.send(request).await;
+            assert_eq!(
+                (refused.status, refused.codes()),
+                (StatusCode::FORBIDDEN, vec!["host_not_allowed".to_owned()]),
+                "{host}"
+            );
+        }
+    }
+    assert_eq!(
+        app.count_activities().await,
+        before,
+        "refused: nothing written"
+    );
+
+    // Dev mode opened to the network on purpose is reached by names of the operator's choosing.
+    let open = TestApp::seeded_with(|config| {
+        config.author = api::AuthorConfig::Dev {
+            allow_on_network: true,
+        };
+    })
+    .await;
+    assert_eq!(
+        open.send(create("devbox.internal:4567")).await.status,
+        StatusCode::OK
+    );
+}

@@ -130,6 +130,25 @@ async fn forwarded_for_counts_only_through_trusted_proxies() {
     );
     let again = create_from(&app, "10.0.0.5:3", Some("6.6.6.6, 203.0.113.1"), "bayko").await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    // Entries with ports are the same clients; an IPv6 one in brackets is its own.
+    let with_port = create_from(&app, "10.0.0.5:4", Some("203.0.113.2:4711"), "bayko").await;
+    assert_eq!(with_port.status, StatusCode::TOO_MANY_REQUESTS);
+    let v6 = create_from(&app, "10.0.0.5:5", Some("[2001:db8::7]:443"), "bayko").await;
+    assert_eq!(v6.status, StatusCode::OK);
+    // An entry that is no address is refused, not counted as the proxy: writes nothing.
+    let before = app.count_activities().await;
+    for garbage in ["unknown", "203.0.113.9:http", "[2001:db8::7"] {
+        let refused = create_from(&app, "10.0.0.5:6", Some(garbage), "bayko").await;
+        assert_eq!(
+            (refused.status, refused.codes()),
+            (
+                StatusCode::BAD_REQUEST,
+                vec!["forwarded_for_invalid".to_owned()]
+            ),
+            "{garbage}"
+        );
+    }
+    assert_eq!(app.count_activities().await, before);
 }
 
 #[tokio::test]

@@ -155,10 +155,27 @@ async fn assets_are_embedded_under_hashed_names_and_cached_for_good() {
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
         assert!(again.body.is_empty());
     }
-    assert_eq!(
-        app.get("/assets/app.0000000000000000.js").await.status,
-        StatusCode::NOT_FOUND
-    );
+    // Errors are the API's JSON, like every other answer that is not a page.
+    for (path, status, code) in [
+        (
+            "/assets/app.0000000000000000.js",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        ("/assets/%FF", StatusCode::BAD_REQUEST, "invalid_path"),
+    ] {
+        let missing = app.get(path).await;
+        assert_eq!(
+            (missing.status, missing.codes()),
+            (status, vec![code.to_owned()]),
+            "{path}"
+        );
+        assert_eq!(
+            missing.headers[header::CONTENT_TYPE],
+            "application/json",
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]

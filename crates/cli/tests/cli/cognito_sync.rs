@@ -157,6 +157,60 @@ async fn sync_links_placeholders_lists_orphans_and_creates_them_once() {
     assert_eq!(ids[2], ("newcomer".to_owned(), subs[1].clone()));
 }
 
+/// The attack of issue 23: a confirmed stranger renames their `preferred_username` after a
+/// placeholder's handle. A handle is chosen by its owner, so it links nothing.
+#[tokio::test]
+async fn a_stranger_renamed_after_a_placeholder_is_not_given_its_account() {
+    let region = fresh_region();
+    let db = TestDb::new().await;
+    db::seeds::seed(&mut db.client().await).await.unwrap();
+    let (pool_id, subs) = pool_with(
+        region,
+        &[("mallory", "mallory@example.com", "Mallory", true)],
+    )
+    .await;
+    let client = Client::new(&sdk_config(region).await);
+    client
+        .admin_update_user_attributes()
+        .user_pool_id(&pool_id)
+        .username("mallory")
+        .user_attributes(
+            AttributeType::builder()
+                .name("preferred_username")
+                .value("andrewbrown")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let out = sync(region, &db, &pool_id, &["--create-missing"]);
+    assert!(
+        out.contains(
+            "placeholder @andrewbrown: a pool user chose this handle but has not verified the \
+             row's email; not linked"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "orphan: sub {}: the handle @andrewbrown belongs to another user; not recorded",
+            subs[0]
+        )),
+        "{out}"
+    );
+    assert!(out.contains("0 linked, 1 orphan(s), 0 created"), "{out}");
+    let ids = cognito_ids(&db).await;
+    assert_eq!(
+        ids,
+        vec![
+            ("andrewbrown".to_owned(), "MOCK-andrewbrown".to_owned()),
+            ("bayko".to_owned(), "MOCK-bayko".to_owned()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn sync_on_prod_refuses_without_yes_and_changes_nothing() {
     let region = fresh_region();

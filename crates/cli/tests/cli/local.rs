@@ -220,7 +220,7 @@ fn a_standby_takes_one_command_and_up_reads_from_it() {
     let addr = addr.unwrap();
     let answer = crate::serve::http(
         &addr,
-        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/activities/home HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // The primary would have answered too: the standby's own sessions show where reads go.
@@ -250,7 +250,7 @@ fn a_standby_takes_one_command_and_up_reads_from_it() {
     while served == 0 && std::time::Instant::now() < deadline {
         let page = crate::serve::http(
             &addr,
-            "GET /api/activities/@andrewbrown HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /api/activities/@andrewbrown HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         );
         assert!(page.starts_with("HTTP/1.1 200"), "{page}");
         served = sessions();

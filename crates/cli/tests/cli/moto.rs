@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_rds::config::Credentials;
 
-const REGIONS: [&str; 16] = [
+const REGIONS: [&str; 24] = [
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -30,6 +30,14 @@ const REGIONS: [&str; 16] = [
     "ap-south-1",
     "ca-central-1",
     "sa-east-1",
+    "ap-northeast-3",
+    "eu-south-1",
+    "ap-east-1",
+    "me-south-1",
+    "af-south-1",
+    "eu-central-2",
+    "ap-southeast-3",
+    "ap-south-2",
 ];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const FAKE_KEY: &str = "testing-access-key";

@@ -67,6 +67,26 @@ fn read_and_direct_urls_with_a_password_are_refused_on_the_command_line() {
 }
 
 #[test]
+fn the_hidden_connection_url_flags_refuse_a_password_like_url_does() {
+    for (flag, prod) in [("--connection-url", false), ("--prod-connection-url", true)] {
+        let mut args = vec!["db", "status", flag, "postgres://u:hunter2@127.0.0.1:1/db"];
+        if prod {
+            args.push("--prod");
+        }
+        crate::cruddur()
+            .args(&args)
+            .env_remove("CONNECTION_URL")
+            .env_remove("PROD_CONNECTION_URL")
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(format!(
+                "{flag} holds a password"
+            )))
+            .stderr(predicates::str::contains("hunter2").not());
+    }
+}
+
+#[test]
 fn destructive_commands_on_a_database_elsewhere_refuse_without_yes() {
     let url = format!("postgres://admin:{SECRET}@{REMOTE}:5432/cruddur?connect_timeout=1");
     for args in [

@@ -251,31 +251,16 @@ async fn group_with_rules(region: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let rules = ec2
-        .describe_security_group_rules()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-id")
-                .values(&group)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let rule = rules
-        .security_group_rules()
-        .iter()
-        .find(|r| r.from_port() == Some(5432) && r.is_egress() == Some(false))
-        .unwrap()
-        .security_group_rule_id()
-        .unwrap()
-        .to_owned();
+    let rule = rule_id_where(region, &group, |r| {
+        r.from_port() == Some(5432) && r.is_egress() == Some(false)
+    })
+    .await;
     (group, rule)
 }
 
-async fn rules_of(region: &str, group: &str) -> Vec<(Option<i32>, Option<String>, Option<bool>)> {
-    let ec2 = aws::ec2_client(&sdk_config(region).await);
-    let mut rules: Vec<_> = ec2
+/// Every rule of `group`, inbound and outbound.
+async fn rules_in(region: &str, group: &str) -> Vec<aws_sdk_ec2::types::SecurityGroupRule> {
+    aws::ec2_client(&sdk_config(region).await)
         .describe_security_group_rules()
         .filters(
             aws_sdk_ec2::types::Filter::builder()
@@ -287,6 +272,27 @@ async fn rules_of(region: &str, group: &str) -> Vec<(Option<i32>, Option<String>
         .await
         .unwrap()
         .security_group_rules()
+        .to_vec()
+}
+
+/// The id of the first rule of `group` that `matches`.
+async fn rule_id_where(
+    region: &str,
+    group: &str,
+    matches: impl Fn(&aws_sdk_ec2::types::SecurityGroupRule) -> bool,
+) -> String {
+    rules_in(region, group)
+        .await
+        .iter()
+        .find(|r| matches(r))
+        .and_then(|r| r.security_group_rule_id())
+        .unwrap()
+        .to_owned()
+}
+
+async fn rules_of(region: &str, group: &str) -> Vec<(Option<i32>, Option<String>, Option<bool>)> {
+    let mut rules: Vec<_> = rules_in(region, group)
+        .await
         .iter()
         .map(|r| {
             (
@@ -379,6 +385,69 @@ async fn allow_ip_detects_the_address_and_says_where_it_came_from() {
     echo.join().unwrap();
 }
 
+/// Serves one HTTP answer (`status`, `extra` headers, `body`) to each connection, on 127.0.0.1.
+fn answer_forever(status: &'static str, extra: String, body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    url
+}
+
+/// Plain http only to loopback, for the address lookup, its redirects and the AWS endpoint. The
+/// address used, `[::ffff:127.0.0.1]`, is loopback in fact but not by the rule: were the rule not
+/// applied, each request below would succeed.
+#[tokio::test]
+async fn plain_http_off_loopback_is_refused_for_the_ip_lookup_its_redirects_and_aws() {
+    let region = fresh_region();
+    let (group, rule) = group_with_rules(region).await;
+    let before = rules_of(region, &group).await;
+    let echo = answer_forever("200 OK", String::new(), "198.51.100.23\n");
+    let mapped = echo.replace("127.0.0.1", "[::ffff:127.0.0.1]");
+    let redirect = answer_forever("302 Found", format!("Location: {mapped}\r\n"), "");
+    for (ip_url, shown) in [
+        (&mapped, "http://[::ffff:7f00:1]"),
+        (&redirect, "http://[::ffff:7f00:1]"),
+    ] {
+        cruddur_aws(region)
+            .args(["rds", "allow-ip", "--ip-url", ip_url])
+            .env("DB_SG_ID", &group)
+            .env("DB_SG_RULE_ID", &rule)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!(
+                "cannot detect the public IP address from {ip_url}"
+            )))
+            .stderr(predicate::str::contains(format!("{shown}:")))
+            .stderr(predicate::str::contains(
+                "is neither https nor plain http to a loopback address",
+            ));
+    }
+    assert_eq!(rules_of(region, &group).await, before);
+    let endpoint = crate::moto::endpoint().replace("127.0.0.1", "[::ffff:127.0.0.1]");
+    cruddur_aws(region)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .args(["rds", "status", "--identifier", "no-such-db"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "AWS_ENDPOINT_URL: http://[::ffff:7f00:1]:",
+        ))
+        .stderr(predicate::str::contains("no-such-db").not());
+}
+
 #[tokio::test]
 async fn allow_ip_rejects_bad_input_and_unknown_rules_and_missing_variables() {
     let region = fresh_region();
@@ -411,6 +480,25 @@ async fn allow_ip_rejects_bad_input_and_unknown_rules_and_missing_variables() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("DB_SG_RULE_ID is not set"));
+}
+
+#[tokio::test]
+async fn allow_ip_refuses_an_outbound_rule_and_changes_nothing() {
+    let region = fresh_region();
+    let (group, _inbound) = group_with_rules(region).await;
+    // Every new group has one outbound rule (all traffic to 0.0.0.0/0).
+    let egress = rule_id_where(region, &group, |r| r.is_egress() == Some(true)).await;
+    let before = rules_of(region, &group).await;
+    cruddur_aws(region)
+        .args(["rds", "allow-ip", "--ip", "203.0.113.9"])
+        .env("DB_SG_ID", &group)
+        .env("DB_SG_RULE_ID", &egress)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "security group rule {egress} of group {group} is an outbound (egress) rule"
+        )));
+    assert_eq!(rules_of(region, &group).await, before);
 }
 
 #[test]

@@ -146,7 +146,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
 
     let feed = http(
         &addr,
-        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/activities/home HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(feed.starts_with("HTTP/1.1 200"), "{feed}");
     assert!(feed.contains("This was imported as seed data!"), "{feed}");
@@ -156,7 +156,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
         let preflight = http(
             &addr,
             &format!(
-                "OPTIONS /api/activities HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+                "OPTIONS /api/activities HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
             ),
         );
         assert!(
@@ -166,7 +166,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
     }
     let foreign = http(
         &addr,
-        "OPTIONS /api/activities HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+        "OPTIONS /api/activities HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
     );
     assert!(
         !foreign.contains("access-control-allow-origin"),
@@ -177,14 +177,14 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
     let created = http(
         &addr,
         &format!(
-            "POST /api/activities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
     let feed = http(
         &addr,
-        "GET /api/activities/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/activities/home HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     let first = feed
         .find("posted by the up test")
