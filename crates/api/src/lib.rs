@@ -1,6 +1,7 @@
 //! Cruddur's HTTP API (axum). No SQL here: handlers validate input with `domain`, call `db`,
 //! and shape responses. Errors are JSON arrays of codes (see [`error`]).
 
+pub mod after_write;
 pub mod app;
 pub mod author;
 pub mod body;

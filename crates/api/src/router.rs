@@ -9,7 +9,8 @@ use crate::error::ApiError;
 use crate::routes::paths;
 use crate::state::AppState;
 use crate::{
-    body, cors, feed_cache, hit_lane, host_check, limits, observe, openapi, rate_limit, routes, web,
+    after_write, body, cors, feed_cache, hit_lane, host_check, limits, observe, openapi,
+    rate_limit, routes, web,
 };
 
 /// Options of the router that are not handler state.
@@ -33,25 +34,32 @@ pub(crate) fn router(state: AppState, options: &RouterOptions) -> Router {
             rate_limit::middleware::limit_writes,
         )
     };
+    // A successful write's answer carries the proof its author's next read may show.
+    let after_writes = || axum::middleware::from_fn(after_write::attach_proof);
     let routes = Router::new()
         .route(paths::HEALTH_CHECK, get(routes::health::health_check))
         .route(paths::HOME, get(routes::activities::home))
         .route(
             paths::ACTIVITIES,
-            post(routes::activities::create).route_layer(limit_writes()),
+            post(routes::activities::create)
+                .route_layer(limit_writes())
+                .route_layer(after_writes()),
         )
         .route(paths::USER_PAGE, get(routes::users::page))
         .route(paths::STATUS, get(routes::activities::show))
         .route(
             paths::REPLY,
-            post(routes::activities::reply).route_layer(limit_writes()),
+            post(routes::activities::reply)
+                .route_layer(limit_writes())
+                .route_layer(after_writes()),
         )
         .route(paths::USER_SHORT, get(routes::users::short))
         .route(
             paths::PROFILE_UPDATE,
             put(routes::profile::update)
                 .post(routes::profile::update)
-                .route_layer(limit_writes()),
+                .route_layer(limit_writes())
+                .route_layer(after_writes()),
         )
         .route(paths::OPENAPI, get(openapi::serve))
         .merge(web::routes())

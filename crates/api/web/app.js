@@ -110,10 +110,13 @@
   // Reads `path` again, after our own post, and swaps in its list of cruds: one renderer (the
   // server's), no reload.
   // Whether it worked: the post it follows has succeeded either way.
-  async function refresh(path) {
+  async function refresh(path, proof) {
     try {
-      // Right after our own post: the server reads where the post already is.
-      const response = await fetch(path, { headers: { Accept: "text/html", "X-After-Write": "1" } });
+      // Right after our own post, with the proof its answer gave: the server reads where the
+      // post already is.
+      const headers = { Accept: "text/html" };
+      if (proof) headers["X-After-Write"] = proof;
+      const response = await fetch(path, { headers });
       if (!response.ok) return false;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("cruds");
       const current = document.getElementById("cruds");
@@ -167,7 +170,7 @@
           path = location.pathname;
           history.replaceState(null, "", path);
         }
-        const shown = await refresh(path);
+        const shown = await refresh(path, response.headers.get("X-After-Write"));
         const posted = kind === "crud" ? "Your crud is posted." : "Your reply is posted.";
         announce(shown ? posted : `${posted} Reload the page to see it.`);
         if (kind === "crud") {

@@ -189,8 +189,16 @@ async fn record(pool: &Pool, user: &PoolUser) -> anyhow::Result<bool> {
         ));
         return Ok(false);
     };
+    // The same rule as every writer; the handle stands in for a name that breaks it.
+    let (name, broken) = domain::DisplayName::parse_or_handle(name, &handle);
+    if let Some(rule) = broken {
+        output::line(format!(
+            "sub {}: the name breaks the display-name rule ({rule}); @{handle} stands in",
+            user.sub
+        ));
+    }
     let new = NewCognitoUser {
-        display_name: name,
+        display_name: name.as_str(),
         email,
         handle: handle.as_str(),
         cognito_user_id: &user.sub,

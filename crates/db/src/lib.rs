@@ -15,6 +15,7 @@ pub mod activity;
 pub mod admin;
 pub mod config;
 pub mod create_queue;
+pub mod driver_logs;
 pub mod error;
 pub mod health;
 pub mod migrations;

@@ -1,10 +1,9 @@
 //! A profile update: the display name people see and a short bio.
 
+use crate::display_name::{DisplayName, DisplayNameError};
 use crate::new_crud::parse_author;
 use crate::{Handle, Rule};
 
-/// Longest display name accepted on update (characters).
-pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 /// Longest bio accepted (characters).
 pub const MAX_BIO_CHARS: usize = 160;
 
@@ -57,13 +56,13 @@ impl ProfileUpdate {
     /// Checks both fields; returns every broken rule (display name first).
     pub fn parse(display_name: Option<&str>, bio: Option<&str>) -> Result<Self, Vec<Rule>> {
         let mut broken = Vec::new();
-        let name = display_name.unwrap_or_default().trim();
-        if name.is_empty() {
-            broken.push(Rule::DisplayNameBlank);
-        } else if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-            broken.push(Rule::DisplayNameExceedMaxChars);
-        } else if name.chars().any(char::is_control) {
-            broken.push(Rule::DisplayNameInvalidCharacters);
+        let name = DisplayName::parse(display_name.unwrap_or_default());
+        if let Err(e) = &name {
+            broken.push(match e {
+                DisplayNameError::Blank => Rule::DisplayNameBlank,
+                DisplayNameError::TooLong => Rule::DisplayNameExceedMaxChars,
+                DisplayNameError::InvalidCharacters => Rule::DisplayNameInvalidCharacters,
+            });
         }
         let bio = bio.map(str::trim).filter(|b| !b.is_empty());
         if let Some(bio) = bio {
@@ -73,13 +72,12 @@ impl ProfileUpdate {
                 broken.push(Rule::BioInvalidCharacters);
             }
         }
-        if broken.is_empty() {
-            Ok(Self {
-                display_name: name.to_owned(),
+        match name {
+            Ok(name) if broken.is_empty() => Ok(Self {
+                display_name: name.into_string(),
                 bio: bio.map(str::to_owned),
-            })
-        } else {
-            Err(broken)
+            }),
+            _ => Err(broken),
         }
     }
 }
@@ -87,6 +85,7 @@ impl ProfileUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MAX_DISPLAY_NAME_CHARS;
 
     #[test]
     fn an_edit_names_its_user_and_reports_the_handle_rule_first() {

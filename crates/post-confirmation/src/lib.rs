@@ -13,7 +13,7 @@ use aws_lambda_events::event::cognito::{
 };
 use db::users::{CognitoInsert, NewCognitoUser};
 use db::{DbError, Pool};
-use domain::{Handle, HandleError};
+use domain::{DisplayName, Handle, HandleError};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub enum ConfirmError {
     MissingAttribute(&'static str),
     #[error("preferred_username is not a usable handle: {0}")]
     InvalidHandle(#[source] HandleError),
+    #[error("name is not a usable display name ({rule}): {0}", rule = domain::DISPLAY_NAME_RULE)]
+    InvalidName(#[source] domain::DisplayNameError),
     #[error("the handle `{handle}` is taken: choose another one")]
     HandleTaken { handle: String },
     #[error("could not reach the user database")]
@@ -49,6 +51,7 @@ impl ConfirmError {
             Self::NoTriggerSource => "NoTriggerSource",
             Self::MissingAttribute(_) => "MissingAttribute",
             Self::InvalidHandle(_) => "InvalidHandle",
+            Self::InvalidName(_) => "InvalidName",
             Self::HandleTaken { .. } => "HandleTaken",
             Self::Database(_) => "DatabaseError",
             Self::Deadline => "DatabaseTimeout",
@@ -61,11 +64,41 @@ impl ConfirmError {
     }
 }
 
-impl From<ConfirmError> for lambda_runtime::Diagnostic {
-    fn from(e: ConfirmError) -> Self {
-        Self {
-            error_type: e.kind().to_owned(),
-            error_message: e.full_message(),
+/// What Cognito shows the person signing up when a failure is not theirs to fix.
+pub const GENERIC_FAILURE: &str =
+    "Sign-up could not be completed right now; please try again in a moment";
+
+impl ConfirmError {
+    /// Whether the person signing up caused it and can fix it (another handle, a missing
+    /// attribute): then the message is theirs to read.
+    fn is_the_users(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidHandle(_)
+                | Self::InvalidName(_)
+                | Self::HandleTaken { .. }
+                | Self::MissingAttribute(_)
+        )
+    }
+
+    /// The report to Lambda, which Cognito shows the person signing up: the reason when it is
+    /// theirs to fix, else [`GENERIC_FAILURE`] and the request id, with the details (server
+    /// messages, addresses, role names) logged under that id instead.
+    pub fn diagnostic(&self, request_id: &str) -> lambda_runtime::Diagnostic {
+        let error_message = if self.is_the_users() {
+            self.full_message()
+        } else {
+            tracing::error!(
+                request_id,
+                error_type = self.kind(),
+                error = %self.full_message(),
+                "trigger failed"
+            );
+            format!("{GENERIC_FAILURE} (request {request_id}).")
+        };
+        lambda_runtime::Diagnostic {
+            error_type: self.kind().to_owned(),
+            error_message,
         }
     }
 }
@@ -93,10 +126,17 @@ pub async fn handle(
     let display_name = attribute(&event, "name")?;
     let handle = Handle::parse(attribute(&event, "preferred_username")?)
         .map_err(ConfirmError::InvalidHandle)?;
+    // Pre sign-up refused a name that breaks the rule; one that reaches here anyway (an
+    // administrator's user, a changed attribute) cannot be sent back now that the person is
+    // confirmed: the handle stands in, and the person can rename themselves.
+    let (display_name, broken) = DisplayName::parse_or_handle(display_name, &handle);
+    if let Some(rule) = broken {
+        tracing::warn!(sub, reason = %rule, "the name breaks the display-name rule; the handle stands in");
+    }
     let user = NewCognitoUser {
         cognito_user_id: sub,
         email,
-        display_name,
+        display_name: display_name.as_str(),
         handle: handle.as_str(),
     };
     match db::users::insert_from_cognito(pool, &user).await {
@@ -160,7 +200,8 @@ async fn dispatch(pool: &Pool, input: &Value) -> Result<(), ConfirmError> {
 }
 
 /// Pre sign-up (`PreSignUp_SignUp`, `PreSignUp_AdminCreateUser`): refuses a `preferred_username`
-/// that is not a valid handle or is held already, regardless of case; the error message is what
+/// that is not a valid handle or is held already, regardless of case, and a `name` that breaks
+/// the display-name rule; the error message is what
 /// Cognito shows the person. Other pre sign-up sources (external providers) are let through.
 pub async fn pre_sign_up(pool: &Pool, event: &PreSignUpEvent) -> Result<(), ConfirmError> {
     use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignupTriggerSource as Source;
@@ -180,6 +221,14 @@ pub async fn pre_sign_up(pool: &Pool, event: &PreSignUpEvent) -> Result<(), Conf
         tracing::info!(reason = %e, "sign-up refused: unusable handle");
         ConfirmError::InvalidHandle(e)
     })?;
+    // The name is checked here, while the person can still choose another; an absent one is
+    // post confirmation's to report.
+    if let Some(name) = event.request.user_attributes.get("name") {
+        DisplayName::parse(name).map_err(|e| {
+            tracing::info!(reason = %e, "sign-up refused: unusable name");
+            ConfirmError::InvalidName(e)
+        })?;
+    }
     let taken = db::users::handle_taken(pool, handle.as_str())
         .await
         .map_err(|e| {

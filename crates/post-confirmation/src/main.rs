@@ -4,17 +4,25 @@
 use db::DatabaseUrl;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    // RUST_LOG sets the level; the driver's lines carrying statement values (emails, names)
+    // are dropped whatever it says (see db::driver_logs).
+    let levels = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .without_time()
+                .with_ansi(false)
+                .with_filter(levels.and(filter_fn(|meta| db::driver_logs::may_log(meta.target())))),
         )
-        .without_time()
-        .with_ansi(false)
         .init();
     let url =
         std::env::var("CONNECTION_URL").map_err(|_| Error::from("CONNECTION_URL is not set"))?;
@@ -37,7 +45,11 @@ async fn main() -> Result<(), Error> {
     )?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let pool = pool.clone();
-        async move { post_confirmation::handle_json(&pool, event.payload).await }
+        async move {
+            post_confirmation::handle_json(&pool, event.payload)
+                .await
+                .map_err(|e| e.diagnostic(&event.context.request_id))
+        }
     }))
     .await
 }

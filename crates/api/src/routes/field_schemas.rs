@@ -3,8 +3,8 @@
 //! `schema_with`, and the document states exactly what `domain` enforces.
 
 use domain::{
-    Ttl, HANDLE_PATTERN, MAX_BIO_CHARS, MAX_CRUD_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_HANDLE_CHARS,
-    MAX_REPLY_CHARS,
+    Ttl, DISPLAY_NAME_RULE, HANDLE_PATTERN, MAX_BIO_CHARS, MAX_CRUD_CHARS, MAX_DISPLAY_NAME_CHARS,
+    MAX_HANDLE_CHARS, MAX_REPLY_CHARS,
 };
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
@@ -57,7 +57,8 @@ pub(crate) fn profile_owner() -> ObjectBuilder {
 }
 
 pub(crate) fn display_name() -> ObjectBuilder {
-    text(format!("1–{MAX_DISPLAY_NAME_CHARS} characters."))
+    // The rule's own words; the lengths below are the part a schema can state.
+    text(format!("{DISPLAY_NAME_RULE}."))
         .min_length(Some(1))
         .max_length(Some(MAX_DISPLAY_NAME_CHARS))
 }

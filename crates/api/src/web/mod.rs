@@ -24,8 +24,6 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use db::reads::Freshness;
-
 use crate::author::AuthorMode;
 use crate::error::ApiError;
 use crate::path::PathParams;
@@ -98,20 +96,6 @@ fn page(status: StatusCode, markup: Markup) -> Response {
         markup.into_string(),
     )
         .into_response()
-}
-
-/// Sent by the page's script when it reads a page again right after its own post: that read
-/// must show the post, so no standby may serve it unless proven to hold it (see `db::reads`).
-pub const AFTER_WRITE_HEADER: &str = "x-after-write";
-
-/// The freshness a page read needs: everything committed before now, after the reader's own
-/// write; otherwise whatever a standby within the lag bound holds.
-fn freshness(headers: &HeaderMap) -> Freshness {
-    if headers.contains_key(AFTER_WRITE_HEADER) {
-        Freshness::CaughtUpTo(std::time::Instant::now())
-    } else {
-        Freshness::WithinLagBound
-    }
 }
 
 async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
@@ -192,7 +176,7 @@ async fn home(
     headers: HeaderMap,
     query: Result<Query<HomeQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let fresh = freshness(&headers);
+    let fresh = crate::after_write::freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let before = cursor(query.before.as_deref())?;
     // One more than shown: an "older" link only when there is something older.
@@ -216,7 +200,7 @@ async fn user(
     headers: HeaderMap,
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
-    let fresh = freshness(&headers);
+    let fresh = crate::after_write::freshness(&headers);
     let handle = parse_handle(&handle)?;
     let replies = state.item_replies;
     let handle = handle.as_str();
@@ -245,7 +229,7 @@ async fn status(
     PathParams((handle, uuid)): PathParams<(String, String)>,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let fresh = freshness(&headers);
+    let fresh = crate::after_write::freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;

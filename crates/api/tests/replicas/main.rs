@@ -408,11 +408,11 @@ async fn the_web_page_read_again_after_its_own_post_shows_it_even_with_the_stand
     let replicated = Replicated::start(Duration::from_secs(120)).await;
     let router = replicated.router();
     replicated.standby.pause_replay(&replicated.primary).await;
-    create(&router, "posted from the page").await;
-    let page = |after_write: bool| {
+    let proof = create_with_proof(&router, "posted from the page").await;
+    let page = |after_write: Option<&str>| {
         let mut request = Request::get("/");
-        if after_write {
-            request = request.header(api::web::AFTER_WRITE_HEADER, "1");
+        if let Some(value) = after_write {
+            request = request.header(api::after_write::AFTER_WRITE_HEADER, value);
         }
         let router = router.clone();
         async move {
@@ -423,6 +423,34 @@ async fn the_web_page_read_again_after_its_own_post_shows_it_even_with_the_stand
     };
     // An ordinary view may come from the standby, within the (here loose) bound: without the
     // post. The page's own read after posting may not.
-    assert!(!page(false).await.contains("posted from the page"));
-    assert!(page(true).await.contains("posted from the page"));
+    assert!(!page(None).await.contains("posted from the page"));
+    assert!(page(Some(&proof)).await.contains("posted from the page"));
+    // Asking without a proof of one's own write buys nothing: any client could pin every read
+    // to the primary that way.
+    for claim in ["1", "9999999999999.forged"] {
+        assert!(
+            !page(Some(claim)).await.contains("posted from the page"),
+            "{claim}"
+        );
+    }
+}
+
+/// Creates a crud as the page does; returns the proof its answer carries in `X-After-Write`.
+async fn create_with_proof(router: &Router, message: &str) -> String {
+    let body = json!({"message": message, "ttl": "7-days", "user_handle": "andrewbrown"});
+    let response = router
+        .clone()
+        .oneshot(
+            Request::post("/api/activities")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.headers()[api::after_write::AFTER_WRITE_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }

@@ -211,6 +211,39 @@ async fn a_stranger_renamed_after_a_placeholder_is_not_given_its_account() {
     );
 }
 
+/// The display-name rule holds for rows sync records: a name that breaks it gives way to the
+/// handle, and the output says so without showing the name.
+#[tokio::test]
+async fn a_recorded_orphan_keeps_the_display_name_rule() {
+    let region = fresh_region();
+    let db = TestDb::new().await;
+    let (pool_id, subs) = pool_with(
+        region,
+        &[("bidiname", "bidi@example.com", "Ada\u{202E}Evil", true)],
+    )
+    .await;
+    let out = sync(region, &db, &pool_id, &["--create-missing"]);
+    assert!(
+        out.contains(&format!(
+            "sub {}: the name breaks the display-name rule (the display name holds control or bidirectional formatting characters); @bidiname stands in",
+            subs[0]
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("Evil"), "{out}");
+    let name: String = db
+        .client()
+        .await
+        .query_one(
+            "SELECT display_name FROM users WHERE handle = 'bidiname'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "bidiname");
+}
+
 #[tokio::test]
 async fn sync_on_prod_refuses_without_yes_and_changes_nothing() {
     let region = fresh_region();

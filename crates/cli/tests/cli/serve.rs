@@ -204,3 +204,47 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 }
+
+/// `RUST_LOG=debug` (even naming the driver at trace) turns on the driver's log lines, but
+/// never those carrying a statement's values: a posted message, like an email, stays out.
+#[tokio::test]
+async fn debug_logs_never_carry_what_a_statement_was_given() {
+    let db = test_db::TestDb::new().await;
+    db::seeds::seed(&mut db.client().await).await.unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("cruddur"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CONNECTION_URL", db.url().expose())
+        .env("RUST_LOG", "debug,tokio_postgres=trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log.reopen().unwrap()));
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let (tx, rx) = mpsc::channel();
+    forward_lines(stdout, tx);
+    let addr = loop {
+        let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
+        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
+            break url.trim_end_matches("/api/activities/home").to_owned();
+        }
+    };
+    const PRIVATE: &str = "only-for-the-feed-5150";
+    let body = format!(r#"{{"message":"{PRIVATE}","ttl":"1-day","user_handle":"bayko"}}"#);
+    let created = http(
+        &addr,
+        &format!(
+            "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    drop(server);
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        logged.contains("tokio_postgres"),
+        "the driver's debug lines are on, so their absence below means something: {logged}"
+    );
+    assert!(!logged.contains(PRIVATE), "{logged}");
+}

@@ -225,3 +225,34 @@ async fn a_malformed_event_is_described_without_quoting_its_values() {
     );
     assert!(!message.contains("secret.person"), "{message}");
 }
+
+/// The display-name rule holds for the trigger too. A confirmed person cannot be sent back to
+/// choose again, so a name that breaks it (one pre sign-up would have refused) gives way to the
+/// handle instead of leaving the person without a row.
+#[tokio::test]
+async fn a_name_breaking_the_display_name_rule_gives_way_to_the_handle() {
+    let db = TestDb::new().await;
+    for (sub, handle, name) in [
+        ("sub-long", "longname", "x".repeat(65)),
+        ("sub-bidi", "bidiname", "Ada\u{202E}".to_owned()),
+    ] {
+        handle_json(
+            db.pool(),
+            event_for(sub, handle, &name, &format!("{handle}@example.com")),
+        )
+        .await
+        .unwrap();
+    }
+    let names: Vec<(String, String)> = users(&db)
+        .await
+        .into_iter()
+        .map(|(name, _, handle, _)| (name, handle))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("longname".to_owned(), "longname".to_owned()),
+            ("bidiname".to_owned(), "bidiname".to_owned())
+        ]
+    );
+}

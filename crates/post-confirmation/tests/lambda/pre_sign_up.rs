@@ -88,11 +88,25 @@ async fn taken_case_variant_and_invisible_handles_are_refused_with_a_message_to_
             .await
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{handle:?}");
-        assert!(
-            err.full_message().contains(says),
-            "{handle:?}: {}",
-            err.full_message()
-        );
+        // What Cognito shows the person: the reason, since it is theirs to fix.
+        let shown = err.diagnostic("req-9").error_message;
+        assert!(shown.contains(says), "{handle:?}: {shown}");
+        assert_eq!(shown, err.full_message(), "{handle:?}");
+    }
+    // The name's rule is checked while the person can still choose another.
+    for (name, says) in [
+        ("x".repeat(65), "longer than 64 characters"),
+        (
+            "Ada\u{202E}".to_owned(),
+            "bidirectional formatting characters",
+        ),
+    ] {
+        let mut event = pre_sign_up_event("freehandle");
+        event["request"]["userAttributes"]["name"] = name.clone().into();
+        let err = handle_json(db.pool(), event).await.unwrap_err();
+        assert_eq!(err.kind(), "InvalidName", "{name:?}");
+        let shown = err.diagnostic("req-9").error_message;
+        assert!(shown.contains(says), "{name:?}: {shown}");
     }
     let mut admin = pre_sign_up_event("CRUDDURTESTER");
     admin["triggerSource"] = "PreSignUp_AdminCreateUser".into();

@@ -85,6 +85,12 @@ impl Drop for Function {
 
 /// Runs one event through the real binary; returns what it reported.
 async fn invoke(connection_url: &str, event: Value) -> Outcome {
+    invoke_logged(connection_url, event).await.0
+}
+
+/// [`invoke`], and what the function logged.
+async fn invoke_logged(connection_url: &str, event: Value) -> (Outcome, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
     let (reports, mut received) = mpsc::unbounded_channel();
     let emulator = Emulator {
         pending: Arc::new(Mutex::new(VecDeque::from([("req-1".to_owned(), event)]))),
@@ -101,7 +107,7 @@ async fn invoke(connection_url: &str, event: Value) -> Outcome {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let _function = Function(
+    let function = Function(
         Command::new(env!("CARGO_BIN_EXE_post-confirmation"))
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "cruddur-post-confirmation")
@@ -113,8 +119,8 @@ async fn invoke(connection_url: &str, event: Value) -> Outcome {
                 "/aws/lambda/cruddur-post-confirmation",
             )
             .env("CONNECTION_URL", connection_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(log.reopen().unwrap()))
+            .stderr(Stdio::from(log.reopen().unwrap()))
             .spawn()
             .unwrap(),
     );
@@ -123,7 +129,8 @@ async fn invoke(connection_url: &str, event: Value) -> Outcome {
         .expect("the function must report within the bound")
         .unwrap();
     server.abort();
-    outcome
+    drop(function);
+    (outcome, std::fs::read_to_string(log.path()).unwrap())
 }
 
 #[tokio::test]
@@ -157,13 +164,20 @@ async fn the_binary_reports_an_error_when_the_database_is_down() {
         .unwrap()
         .port();
     let url = format!("postgres://u:p@127.0.0.1:{port}/cruddur");
-    match invoke(&url, example_event()).await {
+    let (outcome, log) = invoke_logged(&url, example_event()).await;
+    match outcome {
         Outcome::Error(id, body) => {
             assert_eq!(id, "req-1");
             assert_eq!(body["errorType"], "DatabaseError");
-            let message = body["errorMessage"].as_str().unwrap();
-            assert!(message.contains("database unavailable"), "{message}");
-            assert!(!message.contains("cruddur.tester@example.com"), "{message}");
+            // Cognito shows this to the person signing up: a sentence and the request id, no
+            // server message, address or role name; those stay in the function's log.
+            assert_eq!(
+                body["errorMessage"].as_str().unwrap(),
+                format!("{} (request req-1).", post_confirmation::GENERIC_FAILURE)
+            );
+            assert!(log.contains("req-1"), "{log}");
+            assert!(log.contains("database unavailable"), "{log}");
+            assert!(!log.contains("cruddur.tester@example.com"), "{log}");
         }
         other => panic!("expected an error report, got {other:?}"),
     }
