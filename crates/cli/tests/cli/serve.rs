@@ -68,7 +68,13 @@ pub(crate) fn start_serve(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (K
     for (key, value) in envs {
         command.env(key, value);
     }
-    let mut child = command.spawn().unwrap();
+    spawn_until_up(&mut command)
+}
+
+/// Spawns `serve` as `command` says (its stdout piped); returns the process and its
+/// `host:port` once it says it is up.
+fn spawn_until_up(command: &mut Command) -> (Killed, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let server = Killed(child);
     let (tx, rx) = mpsc::channel();
@@ -217,19 +223,8 @@ async fn debug_logs_never_carry_what_a_statement_was_given() {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("CONNECTION_URL", db.url().expose())
         .env("RUST_LOG", "debug,tokio_postgres=trace")
-        .stdout(Stdio::piped())
         .stderr(Stdio::from(log.reopen().unwrap()));
-    let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    forward_lines(stdout, tx);
-    let addr = loop {
-        let line = rx.recv_timeout(GUARD).expect("serve must print its URL");
-        if let Some(url) = line.strip_prefix("cruddur is up: http://") {
-            break url.trim_end_matches("/api/activities/home").to_owned();
-        }
-    };
+    let (server, addr) = spawn_until_up(&mut command);
     const PRIVATE: &str = "only-for-the-feed-5150";
     let body = format!(r#"{{"message":"{PRIVATE}","ttl":"1-day","user_handle":"bayko"}}"#);
     let created = http(
