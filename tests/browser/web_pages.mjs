@@ -108,7 +108,18 @@ try {
   // 3. Posting: first in the feed, without a reload.
   await page.evaluate(() => { window.notReloaded = true; });
   const mine = `posted from Chromium ${Date.now()}`;
+  const posts = [];
+  const keepPost = (r) => { if (r.method() === "POST") posts.push(r.headers()); };
+  const keepRead = (r) => { if (r.method() === "GET" && r.headers()["x-after-write"]) posts.push(r.headers()); };
+  page.on("request", keepPost);
+  page.on("request", keepRead);
   check(await postCrud(page, "andrewbrown", mine), "a posted crud is first in the feed");
+  page.off("request", keepPost);
+  page.off("request", keepRead);
+  check(/^[0-9a-f]{32}$/.test(posts[0]?.["idempotency-key"] ?? ""),
+    `the post carries an Idempotency-Key of its own (${posts[0]?.["idempotency-key"]})`);
+  check(/^[0-9]+\.[A-Za-z0-9_-]+$/.test(posts[1]?.["x-after-write"] ?? ""),
+    `the page's read after it sends the write's proof back (${posts[1]?.["x-after-write"]})`);
   check(await page.evaluate(() => window.notReloaded === true), "posting did not reload the page");
   check(await page.inputValue("#compose-message") === "", "the form is cleared after posting");
 

@@ -57,11 +57,17 @@ pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
         // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all.
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(crate::idempotency::IDEMPOTENCY_KEY_HEADER),
+        ])
         // Not CORS-safelisted, so a browser hides them from the frontend unless exposed: when to
-        // retry (429, 503), how much allowance is left, and the id to quote in a bug report.
+        // retry (429, 503), how much allowance is left, the id to quote in a bug report, and
+        // whether a keyed write was a repeat.
         .expose_headers([
             header::RETRY_AFTER,
+            HeaderName::from_static(crate::idempotency::REPLAYED_HEADER),
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),
             HeaderName::from_static("x-ratelimit-reset"),

@@ -16,6 +16,9 @@ pub enum ApiError {
     Validation(Vec<Rule>),
     #[error("unknown author")]
     UserNotFound,
+    /// The `Idempotency-Key` was used within 24 hours for another request.
+    #[error("idempotency key reused for another request")]
+    IdempotencyKeyReused,
     /// A write without a valid access token (cognito mode).
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
@@ -67,9 +70,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::UserNotFound | Self::InvalidValue(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::Validation(_)
+            | Self::UserNotFound
+            | Self::IdempotencyKeyReused
+            | Self::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::LegacyHandle | Self::HostNotAllowed => StatusCode::FORBIDDEN,
@@ -91,6 +95,7 @@ impl ApiError {
         match self {
             Self::Validation(rules) => rules.iter().map(|r| r.code()).collect(),
             Self::UserNotFound => vec!["user_not_found"],
+            Self::IdempotencyKeyReused => vec!["idempotency_key_reused"],
             Self::NotFound => vec!["not_found"],
             Self::NoRoute => vec!["route_not_found"],
             Self::Unauthorized(_) => vec!["unauthorized"],

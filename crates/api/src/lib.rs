@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed_cache;
 pub mod hit_lane;
 mod host_check;
+pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod observe;

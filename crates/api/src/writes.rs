@@ -4,9 +4,10 @@
 
 use db::activities::ReplyOutcome;
 use db::activity::CrudRow;
+use db::idempotency::KeyedOutcome;
 use db::users::UserShortRow;
 use db::{CreateQueue, DbError, Pool};
-use domain::{Handle, NewCrud, NewReply, ProfileUpdate};
+use domain::{Handle, IdempotencyKey, NewCrud, NewReply, ProfileUpdate};
 use uuid::Uuid;
 
 use crate::feed_cache::FeedCache;
@@ -35,6 +36,29 @@ impl Writes {
         let created = self.creates.create(crud).await;
         self.drop_cached_page();
         created
+    }
+
+    /// A new crud unless its author used `key` within 24 hours (see `crate::idempotency`).
+    pub(crate) async fn create_once(
+        &self,
+        crud: &NewCrud,
+        key: &IdempotencyKey,
+    ) -> Result<KeyedOutcome, DbError> {
+        let created = db::idempotency::create_once(&self.pool, crud, key).await;
+        self.drop_cached_page();
+        created
+    }
+
+    /// A reply to `parent` unless its author used `key` within 24 hours.
+    pub(crate) async fn reply_once(
+        &self,
+        parent: Uuid,
+        reply: &NewReply,
+        key: &IdempotencyKey,
+    ) -> Result<KeyedOutcome, DbError> {
+        let replied = db::idempotency::reply_once(&self.pool, parent, reply, key).await;
+        self.drop_cached_page();
+        replied
     }
 
     /// A reply to `parent`.

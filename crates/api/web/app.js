@@ -110,6 +110,13 @@
   // Reads `path` again, after our own post, and swaps in its list of cruds: one renderer (the
   // server's), no reload.
   // Whether it worked: the post it follows has succeeded either way.
+  // 128 random bits as hex: crypto.getRandomValues works on plain http too, where
+  // crypto.randomUUID does not exist.
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   async function refresh(path, proof) {
     try {
       // Right after our own post, with the proof its answer gave: the server reads where the
@@ -154,13 +161,18 @@
     else url = `/api/activities/${encodeURIComponent(form.dataset.replyTo)}/reply`;
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
+    // One key per intended post: sending the same post again (after a lost answer or a 503)
+    // reuses it, so the server writes it once; a changed post gets a new one.
+    const sent = JSON.stringify(body);
+    if (!form.pending || form.pending.body !== sent) form.pending = { body: sent, key: newKey() };
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "Idempotency-Key": form.pending.key },
+        body: sent,
       });
       if (response.ok) {
+        form.pending = null;
         textarea.value = "";
         updateCount(textarea);
         const kind = form.dataset.kind;

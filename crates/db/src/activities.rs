@@ -9,7 +9,7 @@ use crate::activity::CrudRow;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 use crate::statement::{
-    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, PURGE_EXPIRED, SHOW_ACTIVITY,
+    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, PURGE_EXPIRED, PURGE_KEYS, SHOW_ACTIVITY,
     SHOW_ACTIVITY_AFTER,
 };
 
@@ -79,14 +79,17 @@ pub async fn home_feed_snapshot(
 pub struct PurgeReport {
     /// Expired top-level cruds deleted (their replies went with them).
     pub cruds: u64,
-    /// Batches run (each its own transaction).
+    /// Idempotency keys older than 24 hours deleted (a purged crud's key goes with it, uncounted).
+    pub keys: u64,
+    /// Batches of cruds run (each its own transaction).
     pub batches: u64,
-    /// Whether expired cruds may remain (the run stopped at its batch bound).
+    /// Whether expired cruds or old keys may remain (the run stopped at its batch bound).
     pub more_left: bool,
 }
 
-/// Deletes expired cruds in batches of `batch` (each its own short transaction, so the table is
-/// never locked for long), at most `max_batches` per run.
+/// Deletes expired cruds, then idempotency keys older than 24 hours, in batches of `batch`
+/// (each its own short transaction, so no table is locked for long), at most `max_batches` of
+/// each per run.
 pub async fn purge_expired(
     pool: &Pool,
     batch: i64,
@@ -94,6 +97,8 @@ pub async fn purge_expired(
 ) -> Result<PurgeReport, DbError> {
     let client = checkout(pool).await?;
     let mut report = PurgeReport::default();
+    // A plain loop per table: a closure over the connection would make the future unsendable.
+    let mut cruds_left = true;
     while report.batches < max_batches {
         let deleted = pool
             .statements_on(&client)
@@ -101,12 +106,30 @@ pub async fn purge_expired(
             .await?;
         report.batches += 1;
         report.cruds += deleted;
-        if i64::try_from(deleted).unwrap_or(i64::MAX) < batch {
-            return Ok(report);
+        if is_last(deleted, batch) {
+            cruds_left = false;
+            break;
         }
     }
-    report.more_left = true;
+    let mut keys_left = true;
+    for _ in 0..max_batches {
+        let deleted = pool
+            .statements_on(&client)
+            .execute(&PURGE_KEYS, &[&batch])
+            .await?;
+        report.keys += deleted;
+        if is_last(deleted, batch) {
+            keys_left = false;
+            break;
+        }
+    }
+    report.more_left = cruds_left || keys_left;
     Ok(report)
+}
+
+/// Whether a batch that deleted `deleted` of at most `batch` rows was the last one needed.
+fn is_last(deleted: u64, batch: i64) -> bool {
+    i64::try_from(deleted).unwrap_or(i64::MAX) < batch
 }
 
 /// Replies to `parent` as `reply.author`; the parent's `replies_count` follows by trigger.

@@ -18,6 +18,7 @@ pub mod create_queue;
 pub mod driver_logs;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod migrations;
 pub mod notify;
 pub mod pool;

@@ -83,6 +83,16 @@ pub const LIST_PLACEHOLDER_USERS: Sql = sql!("users/list_placeholder_users.sql",
 pub const SHOW_USER_PAGE: Sql = sql!("users/show_user_page.sql", [TEXT, INT8, INT8]);
 pub const UPDATE_PROFILE: Sql = sql!("users/update_profile.sql", [TEXT, TEXT, TEXT]);
 pub const PING: Sql = sql!("health/ping.sql", []);
+pub const CREATE_ACTIVITY_ONCE: Sql = sql!(
+    "idempotency/create_activity_once.sql",
+    [TEXT, TEXT, INT8, UUID, TEXT, BYTEA]
+);
+pub const CREATE_REPLY_ONCE: Sql = sql!(
+    "idempotency/create_reply_once.sql",
+    [UUID, TEXT, TEXT, UUID, TEXT, BYTEA]
+);
+pub const FIND_KEYED: Sql = sql!("idempotency/find_keyed.sql", [TEXT, TEXT]);
+pub const PURGE_KEYS: Sql = sql!("idempotency/purge_keys.sql", [INT8]);
 
 /// Every statement above: what a pooled connection learns the result types of when it opens.
 pub const ALL: &[&Sql] = &[
@@ -105,6 +115,10 @@ pub const ALL: &[&Sql] = &[
     &SHOW_USER_PAGE,
     &UPDATE_PROFILE,
     &PING,
+    &CREATE_ACTIVITY_ONCE,
+    &CREATE_REPLY_ONCE,
+    &FIND_KEYED,
+    &PURGE_KEYS,
 ];
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];

@@ -5,6 +5,7 @@ pub mod display_name;
 pub mod error_chain;
 pub mod fetch_url;
 pub mod handle;
+pub mod idempotency_key;
 pub mod message;
 pub mod new_crud;
 pub mod profile;
@@ -14,6 +15,9 @@ pub use display_name::{DisplayName, DisplayNameError, DISPLAY_NAME_RULE, MAX_DIS
 pub use error_chain::error_chain;
 pub use handle::{
     handle_candidates, Handle, HandleError, HANDLE_PATTERN, HANDLE_RULE, MAX_HANDLE_CHARS,
+};
+pub use idempotency_key::{
+    IdempotencyKey, IdempotencyKeyError, IDEMPOTENCY_KEY_RULE, MAX_IDEMPOTENCY_KEY_CHARS,
 };
 pub use message::{Message, MessageError, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
 pub use new_crud::{CrudFields, NewCrud, NewReply, ReplyFields, Rule};

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::body::{json_str, JsonBody};
 use crate::error::ApiError;
+use crate::idempotency;
 use crate::json::FeedItem;
 use crate::path::PathParams;
 use crate::responses::json;
@@ -101,11 +102,12 @@ pub async fn home(
     post,
     path = paths::ACTIVITIES,
     tag = "activities",
+    params(("Idempotency-Key" = Option<String>, Header, description = domain::IDEMPOTENCY_KEY_RULE)),
     request_body = CreateActivityRequest,
     responses(
-        (status = 200, description = "The created crud", body = crate::json::FeedItem),
-        (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), or `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`, or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
+        (status = 200, description = "The created crud (with `Idempotent-Replayed: true` when an `Idempotency-Key` repeats an earlier create)", body = crate::json::FeedItem),
+        (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), `user_not_found`, or `idempotency_key_reused` (the key was used within 24 hours for another request)", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, `idempotency_key_invalid`, or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,
     )
 )]
@@ -114,6 +116,7 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateActivityRequest>,
 ) -> Result<Response, ApiError> {
+    let key = idempotency::key_of(&headers)?;
     state
         .write_as(&headers, json_str(&body.user_handle), async |author| {
             let crud = NewCrud::parse(CrudFields {
@@ -122,6 +125,9 @@ pub async fn create(
                 message: json_str(&body.message),
             })
             .map_err(ApiError::Validation)?;
+            if let Some(key) = &key {
+                return idempotency::answer(state.writes.create_once(&crud, key).await?);
+            }
             let created = state
                 .writes
                 .create(crud)
@@ -173,13 +179,16 @@ pub async fn show(
     post,
     path = paths::REPLY,
     tag = "activities",
-    params(("uuid" = Uuid, Path, description = "The crud replied to")),
+    params(
+        ("uuid" = Uuid, Path, description = "The crud replied to"),
+        ("Idempotency-Key" = Option<String>, Header, description = domain::IDEMPOTENCY_KEY_RULE),
+    ),
     request_body = CreateReplyRequest,
     responses(
-        (status = 200, description = "The created reply", body = crate::json::FeedItem),
+        (status = 200, description = "The created reply (with `Idempotent-Replayed: true` when an `Idempotency-Key` repeats an earlier reply)", body = crate::json::FeedItem),
         (status = 404, description = "`not_found`: no such unexpired crud", body = Vec<String>),
-        (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`", body = Vec<String>),
-        (status = 400, description = "`invalid_json`, `invalid_path` (a path segment that is not UTF-8), or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
+        (status = 422, description = "`user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `user_not_found`, or `idempotency_key_reused` (the key was used within 24 hours for another request)", body = Vec<String>),
+        (status = 400, description = "`invalid_json`, `idempotency_key_invalid`, `invalid_path` (a path segment that is not UTF-8), or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,
     )
 )]
@@ -190,6 +199,7 @@ pub async fn reply(
     JsonBody(body): JsonBody<CreateReplyRequest>,
 ) -> Result<Response, ApiError> {
     let parent = Uuid::parse_str(&parent).map_err(|_| ApiError::NotFound)?;
+    let key = idempotency::key_of(&headers)?;
     state
         .write_as(&headers, json_str(&body.user_handle), async |author| {
             let new_reply = NewReply::parse(ReplyFields {
@@ -197,6 +207,11 @@ pub async fn reply(
                 message: json_str(&body.message),
             })
             .map_err(ApiError::Validation)?;
+            if let Some(key) = &key {
+                return idempotency::answer(
+                    state.writes.reply_once(parent, &new_reply, key).await?,
+                );
+            }
             match state.writes.reply(parent, &new_reply).await? {
                 ReplyOutcome::Created(row) => json(StatusCode::OK, &FeedItem::from(row)),
                 ReplyOutcome::UnknownAuthor => Err(ApiError::UserNotFound),

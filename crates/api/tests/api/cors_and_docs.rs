@@ -25,7 +25,9 @@ async fn preflight_from_the_frontend_is_answered_with_its_origin_and_headers() {
         .unwrap()
         .to_lowercase();
     assert!(
-        headers.contains("authorization") && headers.contains("content-type"),
+        headers.contains("authorization")
+            && headers.contains("content-type")
+            && headers.contains("idempotency-key"),
         "{headers}"
     );
 }
@@ -54,6 +56,7 @@ async fn the_frontend_may_read_the_retry_limit_and_request_id_headers() {
     assert_eq!(
         exposed,
         [
+            "idempotent-replayed",
             "retry-after",
             "x-ratelimit-limit",
             "x-ratelimit-remaining",

@@ -472,6 +472,36 @@ async fn every_write_route_drops_the_cached_page_before_it_answers() {
                     .any(|i| i["replies_count"] == 1)
             }),
         ),
+        // The same two with an Idempotency-Key, which takes a path of its own.
+        (
+            Method::POST,
+            "/api/activities",
+            with_key(json_request(
+                Method::POST,
+                "/api/activities",
+                &serde_json::json!({
+                    "message": "keyed, shown at once", "ttl": "1-day", "user_handle": "bayko"
+                }),
+            )),
+            Box::new(|page| page[0]["message"] == "keyed, shown at once"),
+        ),
+        (
+            Method::POST,
+            "/api/activities/{uuid}/reply",
+            with_key(json_request(
+                Method::POST,
+                &format!("/api/activities/{parent}/reply"),
+                &serde_json::json!({
+                    "message": "a keyed reply", "user_handle": "bayko"
+                }),
+            )),
+            Box::new(|page| {
+                page.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["replies_count"] == 2)
+            }),
+        ),
         (
             Method::POST,
             "/api/profile/update",
@@ -549,6 +579,15 @@ async fn every_write_route_drops_the_cached_page_before_it_answers() {
             "{method} {path}: the next first page misses the write: {page}"
         );
     }
+}
+
+/// `request` with an `Idempotency-Key` of its own.
+fn with_key(mut request: Request<Body>) -> Request<Body> {
+    let key = uuid::Uuid::new_v4().to_string();
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
 }
 
 fn json_request(method: Method, uri: &str, body: &Value) -> Request<Body> {

@@ -9,6 +9,7 @@ mod cors_and_docs;
 mod errors;
 mod feed_cache;
 mod helpers;
+mod idempotency;
 mod limits;
 mod outage;
 mod rate_limits;

@@ -6,6 +6,7 @@ mod connection_errors;
 mod create_queue;
 mod cut_proxy;
 mod harness;
+mod idempotency;
 mod migrations;
 mod purge;
 mod schema;

@@ -17,7 +17,8 @@ async fn migrating_twice_applies_once_then_nothing() {
             "V5__newest_replies_read_only_n",
             "V6__user_cruds_index",
             "V7__feed_change_notifications",
-            "V8__expired_cruds_index"
+            "V8__expired_cruds_index",
+            "V9__idempotency_keys"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -27,7 +28,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 8);
+    assert_eq!(history, 9);
 }
 
 #[tokio::test]
@@ -41,7 +42,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
         .collect();
     assert_eq!(
         pending,
-        (1..=8).map(|v| (v, true)).collect::<Vec<_>>(),
+        (1..=9).map(|v| (v, true)).collect::<Vec<_>>(),
         "every migration, in order, none applied"
     );
     let tables: i64 = client

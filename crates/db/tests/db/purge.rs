@@ -43,6 +43,7 @@ async fn expired_cruds_go_in_bounded_batches_with_their_replies_and_live_ones_st
         first,
         PurgeReport {
             cruds: 20,
+            keys: 0,
             batches: 2,
             more_left: true
         }
@@ -52,6 +53,7 @@ async fn expired_cruds_go_in_bounded_batches_with_their_replies_and_live_ones_st
         second,
         PurgeReport {
             cruds: 5,
+            keys: 0,
             batches: 1,
             more_left: false
         }

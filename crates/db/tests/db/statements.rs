@@ -19,7 +19,7 @@ async fn every_declared_parameter_type_is_the_one_postgres_infers() {
 fn every_file_of_the_pooled_folders_is_listed() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     let mut files = 0;
-    for folder in ["activities", "users", "health"] {
+    for folder in ["activities", "users", "health", "idempotency"] {
         for entry in std::fs::read_dir(root.join(folder)).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             assert!(
