@@ -6,6 +6,11 @@ use std::fmt;
 /// Longest key (characters), as Stripe allows.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
+/// The rule as a regular expression: 1–255 characters from `!` to `~`. It means the same in
+/// ECMA-262 (the OpenAPI `pattern`) and Rust's `regex` (a test proves it matches
+/// [`IdempotencyKey::parse`]).
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
 /// The rule in words.
 pub const IDEMPOTENCY_KEY_RULE: &str =
     "1–255 visible ASCII characters (a UUID is customary); the same key with the same request within 24 hours answers the first result again";
@@ -61,6 +66,22 @@ mod tests {
                 IdempotencyKey::parse(bad),
                 Err(IdempotencyKeyError),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_pattern_accepts_exactly_what_parse_accepts() {
+        let pattern = regex::Regex::new(IDEMPOTENCY_KEY_PATTERN).unwrap();
+        let long = "k".repeat(255);
+        let too_long = "k".repeat(256);
+        for text in [
+            "a", "A-b_c.9", "!~", &long, &too_long, "", " ", "a b", "é", "\u{7f}", "x\n",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                IdempotencyKey::parse(text).is_ok(),
+                "{text:?}"
             );
         }
     }

@@ -17,7 +17,8 @@ pub use handle::{
     handle_candidates, Handle, HandleError, HANDLE_PATTERN, HANDLE_RULE, MAX_HANDLE_CHARS,
 };
 pub use idempotency_key::{
-    IdempotencyKey, IdempotencyKeyError, IDEMPOTENCY_KEY_RULE, MAX_IDEMPOTENCY_KEY_CHARS,
+    IdempotencyKey, IdempotencyKeyError, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE,
+    MAX_IDEMPOTENCY_KEY_CHARS,
 };
 pub use message::{Message, MessageError, MAX_CRUD_CHARS, MAX_REPLY_CHARS};
 pub use new_crud::{CrudFields, NewCrud, NewReply, ReplyFields, Rule};

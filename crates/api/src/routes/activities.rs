@@ -37,6 +37,15 @@ pub struct StatusQuery {
     pub after: Option<String>,
 }
 
+/// The optional `Idempotency-Key` header of create and reply (see `crate::idempotency`); for
+/// the document only, the handlers read it with `idempotency::key_of`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyHeader {
+    #[param(rename = "Idempotency-Key", schema_with = field_schemas::idempotency_key)]
+    pub idempotency_key: Option<String>,
+}
+
 /// Body of `POST /api/activities`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateActivityRequest {
@@ -102,7 +111,7 @@ pub async fn home(
     post,
     path = paths::ACTIVITIES,
     tag = "activities",
-    params(("Idempotency-Key" = Option<String>, Header, description = domain::IDEMPOTENCY_KEY_RULE)),
+    params(IdempotencyHeader),
     request_body = CreateActivityRequest,
     responses(
         (status = 200, description = "The created crud (with `Idempotent-Replayed: true` when an `Idempotency-Key` repeats an earlier create)", body = crate::json::FeedItem),
@@ -181,7 +190,7 @@ pub async fn show(
     tag = "activities",
     params(
         ("uuid" = Uuid, Path, description = "The crud replied to"),
-        ("Idempotency-Key" = Option<String>, Header, description = domain::IDEMPOTENCY_KEY_RULE),
+        IdempotencyHeader,
     ),
     request_body = CreateReplyRequest,
     responses(

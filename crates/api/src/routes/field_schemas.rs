@@ -3,8 +3,9 @@
 //! `schema_with`, and the document states exactly what `domain` enforces.
 
 use domain::{
-    Ttl, DISPLAY_NAME_RULE, HANDLE_PATTERN, MAX_BIO_CHARS, MAX_CRUD_CHARS, MAX_DISPLAY_NAME_CHARS,
-    MAX_HANDLE_CHARS, MAX_REPLY_CHARS,
+    Ttl, DISPLAY_NAME_RULE, HANDLE_PATTERN, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE,
+    MAX_BIO_CHARS, MAX_CRUD_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_HANDLE_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS, MAX_REPLY_CHARS,
 };
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
@@ -61,6 +62,15 @@ pub(crate) fn display_name() -> ObjectBuilder {
     text(format!("{DISPLAY_NAME_RULE}."))
         .min_length(Some(1))
         .max_length(Some(MAX_DISPLAY_NAME_CHARS))
+}
+
+pub(crate) fn idempotency_key() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .description(Some(IDEMPOTENCY_KEY_RULE))
+        .pattern(Some(IDEMPOTENCY_KEY_PATTERN))
+        .min_length(Some(1))
+        .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
 }
 
 pub(crate) fn bio() -> ObjectBuilder {
