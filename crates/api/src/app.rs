@@ -156,6 +156,7 @@ impl App {
     /// queue, the feed listener, the JWKS prefetch) start on the current runtime.
     pub async fn build(config: AppConfig) -> Result<Self, StartError> {
         config.http.connections.validate()?;
+        let connections = fit_to_descriptors(config.http.connections, &config.database);
         let author_mode = author_mode(&config.author, config.http.bind)?;
         let database = config.database.start()?;
         if let Err(e) = db::health::ping(&database.pool).await {
@@ -234,7 +235,7 @@ impl App {
             router,
             state,
             database,
-            connections: config.http.connections,
+            connections,
             shutdown_grace: config.http.shutdown_grace,
             purge_every: config.purge_every,
             summary,
@@ -306,6 +307,32 @@ impl App {
         self.database.close();
         drain
     }
+}
+
+/// `limits` with the connection cap lowered, if need be, to what the descriptor limit (raised
+/// to the hard limit first) leaves after what the service itself needs.
+fn fit_to_descriptors(
+    mut limits: ConnectionLimits,
+    database: &db::DatabaseConfig,
+) -> ConnectionLimits {
+    let Some(soft_limit) = crate::descriptors::raise_soft_limit() else {
+        return limits;
+    };
+    let reserve = crate::descriptors::reserve_for(database);
+    let fit = crate::descriptors::connections_within(limits.max_connections, soft_limit, reserve);
+    if fit < limits.max_connections {
+        tracing::warn!(
+            configured = limits.max_connections,
+            max_connections = fit,
+            soft_limit,
+            reserve,
+            "MAX_CONNECTIONS lowered to what the open-file limit allows (raise it with ulimit -n)"
+        );
+        limits.max_connections = fit;
+    } else {
+        tracing::debug!(soft_limit, reserve, "open-file limit");
+    }
+    limits
 }
 
 /// The author mode `config` asks for; in cognito mode the pool's keys start being fetched.

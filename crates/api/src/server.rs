@@ -1,7 +1,9 @@
 //! The accept loop: HTTP/1.1 connections under limits that `axum::serve` cannot set — a
-//! header-read timeout, an idle keep-alive timeout and a cap on open connections — plus a
-//! graceful, bounded shutdown. Each connection carries its peer address (`ConnectInfo`) for the
-//! per-address write limit.
+//! header-read timeout, an idle keep-alive timeout, a write timeout, a header buffer sized to
+//! the largest legal request, a cap on open connections overall and per client address, and
+//! room made at the cap by closing connections with no request in flight (see
+//! [`crate::connections`]) — plus a graceful, bounded shutdown. Each connection carries its peer
+//! address (`ConnectInfo`) for the per-address write limit.
 //!
 //! The header-read timeout is hyper's own (it needs a timer, which `axum::serve` never gives it,
 //! so there it silently does nothing). hyper starts that clock when a connection opens and again
@@ -11,8 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -24,8 +25,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::connections::{Registry, Ticket};
 use tower::ServiceBuilder;
 
 /// Default for [`ConnectionLimits::header_read_timeout`].
@@ -34,6 +38,13 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
 /// Default for [`ConnectionLimits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// Default for [`ConnectionLimits::max_connections_per_address`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+/// Default for [`ConnectionLimits::write_timeout`].
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 5;
+/// The largest request head (request line and headers) read: hyper's read buffer stops
+/// growing here, and a longer head is answered `431`. Per-connection memory follows from it.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Limits on connections, as opposed to requests (see [`crate::limits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +54,16 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// A keep-alive connection with no request in flight is closed after this long.
     pub idle_timeout: Duration,
-    /// Most connections open at once. At the cap no more are accepted (they wait in the
-    /// listen backlog) until one closes; the timeouts above make sure one does.
+    /// Most connections open at once. At the cap, a connection with no request in flight is
+    /// closed to make room for a new one; when every connection is busy, new ones wait in the
+    /// listen backlog until one closes (the timeouts here make sure one does).
     pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64). The TCP peer
+    /// counts: behind a load balancer every connection comes from the balancer's few
+    /// addresses, so raise it to about `max_connections` divided by their number.
+    pub max_connections_per_address: usize,
+    /// A client that does not take a byte of its answer for this long is disconnected.
+    pub write_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -54,6 +72,8 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            write_timeout: Duration::from_secs(DEFAULT_WRITE_TIMEOUT_SECS),
         }
     }
 }
@@ -69,6 +89,10 @@ pub enum LimitsError {
     IdleLongerThanHeaderRead { idle: Duration, header: Duration },
     #[error("the connection cap must be at least 1")]
     ZeroConnections,
+    #[error("the connection cap per address must be at least 1")]
+    ZeroConnectionsPerAddress,
+    #[error("the write timeout must be at least 1 ms")]
+    ZeroWriteTimeout,
 }
 
 impl ConnectionLimits {
@@ -87,6 +111,12 @@ impl ConnectionLimits {
         }
         if self.max_connections == 0 {
             return Err(LimitsError::ZeroConnections);
+        }
+        if self.max_connections_per_address == 0 {
+            return Err(LimitsError::ZeroConnectionsPerAddress);
+        }
+        if self.write_timeout.is_zero() {
+            return Err(LimitsError::ZeroWriteTimeout);
         }
         Ok(())
     }
@@ -114,6 +144,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     // Responses go out in one write; without TCP_NODELAY a reply can wait for the peer's
     // delayed ACK of the previous one.
@@ -123,34 +154,54 @@ pub async fn serve(
         }
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = Registry::new(limits.max_connections_per_address);
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        // A slot first: at the cap, clients wait in the backlog instead of being accepted and
-        // dropped (which would spend a descriptor on each and invite instant retries).
-        let permit = tokio::select! {
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         // axum's Listener retries accept errors itself (backing off on EMFILE).
         let (io, remote) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
+        // One address may not hold every slot: past its cap it is closed at once.
+        let Some(ticket) = registry.admit(remote.ip()) else {
+            tracing::debug!(%remote, "closed a connection over the per-address cap");
+            drop(io);
+            continue;
+        };
+        // At the cap, a connection with no request in flight makes room; when all are busy,
+        // this one waits for a slot (and new ones wait in the backlog meanwhile).
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Asked again while waiting: a busy connection may have gone idle since.
+                let waited = loop {
+                    registry.evict_one();
+                    tokio::select! {
+                        permit = Arc::clone(&slots).acquire_owned() => break permit.ok(),
+                        () = tokio::time::sleep(ROOM_RETRY) => {}
+                        () = &mut shutdown => break None,
+                    }
+                };
+                match waited {
+                    Some(permit) => permit,
+                    None => break,
+                }
+            }
+        };
+        registry.enlist(&ticket);
         let connection = Connection {
             http: http.clone(),
             app: app.clone(),
             remote,
             idle_timeout: limits.idle_timeout,
+            write_timeout: limits.write_timeout,
             close_within: limits.header_read_timeout,
             stop: stop.clone(),
         };
         tasks.spawn(async move {
-            connection.run(io).await;
+            connection.run(io, ticket).await;
             drop(permit);
         });
     }
@@ -167,6 +218,10 @@ pub async fn serve(
     }
 }
 
+/// At the cap with every connection busy, how often the waiting accept looks again for one
+/// that has gone idle.
+const ROOM_RETRY: Duration = Duration::from_millis(50);
+
 /// How long a connection accepted just before shutdown, with no request yet, is given to send
 /// one: its request may already be on the wire, and hyper's graceful shutdown would close the
 /// connection without reading it.
@@ -178,6 +233,7 @@ struct Connection {
     app: Router,
     remote: SocketAddr,
     idle_timeout: Duration,
+    write_timeout: Duration,
     /// Once asked to close, how long a connection may take to finish its last response (a
     /// client that stops reading would otherwise hold it forever).
     close_within: Duration,
@@ -185,8 +241,8 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, io: tokio::net::TcpStream) {
-        let activity = Arc::new(ConnectionUse::new());
+    async fn run(self, io: tokio::net::TcpStream, ticket: Ticket) {
+        let activity = Arc::clone(&ticket.activity);
         let remote = self.remote;
         let tracked = Arc::clone(&activity);
         let service = ServiceBuilder::new()
@@ -203,9 +259,14 @@ impl Connection {
                 }
             })
             .service(self.app);
-        let connection = self
-            .http
-            .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        // A client that stops taking its answer holds the connection and the answer's memory
+        // only until the write timeout.
+        let mut io = TimeoutStream::new(io);
+        io.set_write_timeout(Some(self.write_timeout));
+        let connection = self.http.serve_connection(
+            TokioIo::new(Box::pin(io)),
+            TowerToHyperService::new(service),
+        );
         let mut connection = std::pin::pin!(connection);
         let mut closing: Option<Instant> = None;
         // Set when the stop came before this connection's first request.
@@ -230,6 +291,13 @@ impl Connection {
                     connection.as_mut().graceful_shutdown();
                     closing = Some(Instant::now() + self.close_within);
                 }
+                // Room is needed: a connection with no request in flight closes at once (one
+                // that began a request since it was chosen finishes it first).
+                () = ticket.evict.cancelled(), if closing.is_none() => {
+                    tracing::debug!(%remote, "closed an idle connection to make room");
+                    connection.as_mut().graceful_shutdown();
+                    closing = Some(Instant::now() + self.close_within);
+                }
                 () = sleep_until_some(closing) => break None,
             }
         };
@@ -250,89 +318,6 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Requests in flight on one connection and when the last one finished (`None` before the
-/// first: until then the connection is hyper's header-read timeout's to close).
-struct ConnectionUse {
-    in_flight: AtomicUsize,
-    begun: std::sync::atomic::AtomicBool,
-    last_done: Mutex<Option<Instant>>,
-}
-
-/// A request in flight; its drop marks the connection idle from then on.
-struct Busy(Arc<ConnectionUse>);
-
-impl ConnectionUse {
-    fn new() -> Self {
-        Self {
-            in_flight: AtomicUsize::new(0),
-            begun: std::sync::atomic::AtomicBool::new(false),
-            last_done: Mutex::new(None),
-        }
-    }
-
-    fn begin(self: &Arc<Self>) -> Busy {
-        self.begun.store(true, Ordering::SeqCst);
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        Busy(Arc::clone(self))
-    }
-
-    fn last_done(&self) -> Option<Instant> {
-        *self
-            .last_done
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn never_used(&self) -> bool {
-        !self.begun.load(Ordering::SeqCst)
-    }
-
-    /// With `by` set: resolves once the first request has been answered, or at `by` if none
-    /// has begun by then. Never resolves without `by`.
-    async fn first_request_settled(&self, by: Option<Instant>) {
-        let Some(by) = by else {
-            return std::future::pending().await;
-        };
-        loop {
-            let begun = self.begun.load(Ordering::SeqCst);
-            let answered = self.in_flight.load(Ordering::SeqCst) == 0 && self.last_done().is_some();
-            if (begun && answered) || (!begun && Instant::now() >= by) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Resolves once, after a first request, no request has been in flight for `idle`.
-    async fn idle_for(&self, idle: Duration) {
-        loop {
-            let last_done = match self.last_done() {
-                Some(at) if self.in_flight.load(Ordering::SeqCst) == 0 => at,
-                _ => {
-                    tokio::time::sleep(idle).await;
-                    continue;
-                }
-            };
-            let deadline = last_done + idle;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline).await;
-        }
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        *self
-            .0
-            .last_done
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -364,6 +349,19 @@ mod tests {
             ..ConnectionLimits::default()
         };
         assert_eq!(no_connections.validate(), Err(LimitsError::ZeroConnections));
+        let no_room_per_address = ConnectionLimits {
+            max_connections_per_address: 0,
+            ..ConnectionLimits::default()
+        };
+        assert_eq!(
+            no_room_per_address.validate(),
+            Err(LimitsError::ZeroConnectionsPerAddress)
+        );
+        let no_write_time = ConnectionLimits {
+            write_timeout: Duration::ZERO,
+            ..ConnectionLimits::default()
+        };
+        assert_eq!(no_write_time.validate(), Err(LimitsError::ZeroWriteTimeout));
         let no_header_time = ConnectionLimits {
             header_read_timeout: Duration::ZERO,
             ..ConnectionLimits::default()

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::allowance::WriteLimiter;
 use super::headers;
+use crate::client_address::per_subscriber;
 use crate::error::ApiError;
 
 /// Middleware of the write routes: counts the write against the client address's allowance
@@ -97,16 +98,6 @@ fn is_port(text: &str) -> bool {
     !text.is_empty() && text.len() <= 5 && text.parse::<u16>().is_ok()
 }
 
-fn per_subscriber(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,17 +178,5 @@ mod tests {
                 "{entry:?}"
             );
         }
-    }
-
-    #[test]
-    fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(
-            per_subscriber("2001:db8:1:2:aaaa::1".parse().unwrap()),
-            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            per_subscriber("::ffff:192.0.2.1".parse().unwrap()),
-            "192.0.2.1".parse::<IpAddr>().unwrap()
-        );
     }
 }

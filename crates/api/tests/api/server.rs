@@ -68,6 +68,7 @@ fn limits(header_read_secs: u64, idle_secs: u64, max_connections: usize) -> Conn
         header_read_timeout: Duration::from_secs(header_read_secs),
         idle_timeout: Duration::from_secs(idle_secs),
         max_connections,
+        ..ConnectionLimits::default()
     }
 }
 
@@ -172,11 +173,30 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
 
+/// A route `/hold` whose every request is answered only once `open` turns true.
+fn hold_all_route() -> (axum::Router, tokio::sync::watch::Sender<bool>) {
+    let (open, opened) = tokio::sync::watch::channel(false);
+    let routes = axum::Router::new().route(
+        "/hold",
+        get(move || {
+            let mut opened = opened.clone();
+            async move {
+                let _ = opened.wait_for(|open| *open).await;
+                "done"
+            }
+        }),
+    );
+    (
+        api::serve_layers(routes, &api::RouterOptions::default()),
+        open,
+    )
+}
+
 #[tokio::test]
-async fn at_the_connection_cap_a_new_client_waits_until_a_connection_closes() {
+async fn at_the_connection_cap_the_longest_idle_connection_makes_room_for_a_new_client() {
     let app = TestApp::seeded().await;
     let server = Running::start(app.router.clone(), limits(60, 60, 2)).await;
-    // Two connections, each answered once (so both are surely accepted), then kept open.
+    // Two connections, each answered once (so both are surely accepted), then kept open idle.
     let mut first = server.connect().await;
     let mut second = server.connect().await;
     for stream in [&mut first, &mut second] {
@@ -188,13 +208,108 @@ async fn at_the_connection_cap_a_new_client_waits_until_a_connection_closes() {
     }
     let mut third = server.connect().await;
     third.write_all(HEALTH).await.unwrap();
+    let answer = tokio::time::timeout(HANG_GUARD, read_response(&mut third))
+        .await
+        .expect("served at once")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        closed_by_server(&mut first).await,
+        b"",
+        "the longest idle one gave way"
+    );
+    // The other is still served.
+    second.write_all(HEALTH).await.unwrap();
+    assert!(read_response(&mut second)
+        .await
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    drop((second, third));
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_with_every_connection_busy_a_new_client_waits_for_one() {
+    let (app, open) = hold_all_route();
+    let server = Running::start(app, limits(60, 60, 2)).await;
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut stream = server.connect().await;
+        stream
+            .write_all(b"GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        busy.push(stream);
+    }
+    // Both requests are in flight before the third arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = server.connect().await;
+    third
+        .write_all(b"GET /hold HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
-    assert!(early.is_err(), "a third connection was served past the cap");
-    drop(first);
-    let answer = read_response(&mut third).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    drop(second);
+    assert!(
+        early.is_err(),
+        "a busy connection was closed, or the cap passed"
+    );
+    open.send(true).unwrap();
+    for (i, stream) in busy.iter_mut().chain([&mut third]).enumerate() {
+        let answer = read_response(stream)
+            .await
+            .unwrap_or_else(|| panic!("connection {i} closed without its answer"));
+        assert!(answer.ends_with("done"), "{answer}");
+    }
+    drop((busy, third));
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+/// A client connection from `source` (another loopback address: a client of its own).
+async fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    tokio::time::timeout(HANG_GUARD, socket.connect(to))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_cap_while_others_are_served() {
+    let app = TestApp::seeded().await;
+    let server = Running::start(
+        app.router.clone(),
+        ConnectionLimits {
+            max_connections_per_address: 3,
+            ..ConnectionLimits::default()
+        },
+    )
+    .await;
+    // Silent connections from one address: three are kept, the rest closed at once.
+    let mut silent = Vec::new();
+    for _ in 0..6 {
+        silent.push(connect_from("127.0.0.3", server.addr).await);
+    }
+    let mut closed = 0;
+    for stream in &mut silent {
+        let mut byte = [0u8; 1];
+        if let Ok(read) =
+            tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await
+        {
+            assert_eq!(read.unwrap_or(0), 0, "closed without an answer");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 3, "three over the cap");
+    // Another address is served meanwhile.
+    let mut other = connect_from("127.0.0.4", server.addr).await;
+    other.write_all(HEALTH).await.unwrap();
+    assert!(read_response(&mut other)
+        .await
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    drop((silent, other));
     assert_eq!(server.shut_down().await, Drain::Complete);
 }
 
@@ -362,4 +477,61 @@ async fn a_connection_accepted_just_before_shutdown_gets_its_first_request_answe
         .unwrap()
         .unwrap();
     assert_eq!(drain, Drain::Complete);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_answer_is_cut_off_after_the_write_timeout() {
+    const BIG: usize = 64 * 1024 * 1024;
+    let routes = axum::Router::new().route("/big", get(|| async { vec![b'x'; BIG] }));
+    let app = api::serve_layers(routes, &api::RouterOptions::default());
+    let server = Running::start(
+        app,
+        ConnectionLimits {
+            write_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        },
+    )
+    .await;
+    let mut stream = server.connect().await;
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    // Take nothing for well past the write timeout: the socket buffers fill, the server stalls.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut received = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(HANG_GUARD, stream.read(&mut chunk)).await {
+            Err(_) => panic!("the server kept the stalled connection open"),
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received += n,
+        }
+    }
+    assert!(
+        received < BIG,
+        "the whole answer came ({received} bytes): the server waited for the reader"
+    );
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn a_request_head_past_16_kib_is_refused_and_one_within_is_served() {
+    let app = TestApp::seeded().await;
+    let server = Running::start(app.router.clone(), ConnectionLimits::default()).await;
+    for (filler, status) in [(15 * 1024, "HTTP/1.1 200"), (17 * 1024, "HTTP/1.1 431")] {
+        let mut stream = server.connect().await;
+        let request = format!(
+            "GET /api/health-check HTTP/1.1\r\nHost: localhost\r\nX-Filler: {}\r\nConnection: close\r\n\r\n",
+            "f".repeat(filler)
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(HANG_GUARD, stream.read_to_end(&mut answer))
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with(status), "{filler}: {answer}");
+    }
+    assert_eq!(server.shut_down().await, Drain::Complete);
 }

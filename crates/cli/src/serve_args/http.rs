@@ -32,9 +32,19 @@ pub(crate) struct HttpArgs {
     /// timeout). Behind a load balancer, make the balancer's idle timeout shorter than this.
     #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
-    /// Most connections open at once; more wait in the listen backlog until one closes.
+    /// Most connections open at once (lowered at start to what the open-file limit allows). At
+    /// the cap an idle connection is closed to make room; when all are busy, new ones wait in
+    /// the listen backlog until one closes.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = api::server::DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one())]
     pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64); more are closed at
+    /// once. Behind a load balancer every connection comes from its few addresses: set this to
+    /// about MAX_CONNECTIONS divided by their number.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = api::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = at_least_one())]
+    pub max_connections_per_address: usize,
+    /// A client that takes no byte of its answer for this long is disconnected.
+    #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = api::server::DEFAULT_WRITE_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_secs: u64,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = api::app::DEFAULT_SHUTDOWN_GRACE_SECS)]
     pub shutdown_timeout_secs: u64,
@@ -59,6 +69,8 @@ impl HttpArgs {
                 header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
                 idle_timeout: Duration::from_secs(self.idle_timeout_secs),
                 max_connections: self.max_connections,
+                max_connections_per_address: self.max_connections_per_address,
+                write_timeout: Duration::from_secs(self.write_timeout_secs),
             },
             requests: api::limits::Limits {
                 request_timeout: Duration::from_secs(self.request_timeout_secs),

@@ -243,3 +243,54 @@ async fn debug_logs_never_carry_what_a_statement_was_given() {
     );
     assert!(!logged.contains(PRIVATE), "{logged}");
 }
+
+/// `serve` raises its soft open-file limit to the hard one, and lowers MAX_CONNECTIONS to what
+/// the descriptors allow after its own needs, saying so.
+#[tokio::test]
+async fn the_open_file_limit_is_raised_and_the_connection_cap_fits_in_it() {
+    let db = test_db::TestDb::new().await;
+    let cruddur = assert_cmd::cargo::cargo_bin("cruddur");
+    let run = |limits: &str| {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new("/bin/sh");
+        command
+            .args([
+                "-c",
+                &format!("{limits} && exec \"$0\" serve --bind 127.0.0.1:0"),
+            ])
+            .arg(&cruddur)
+            .env("CONNECTION_URL", db.url().expose())
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::from(log.reopen().unwrap()));
+        let (server, _addr) = spawn_until_up(&mut command);
+        let pid = server.0.id();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        drop(server);
+        let open_files = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .split_whitespace()
+            .skip(3)
+            .take(2)
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        (open_files, std::fs::read_to_string(log.path()).unwrap())
+    };
+    // A low soft limit under a higher hard one: raised, and the default cap fits.
+    let (open_files, logged) = run("ulimit -Sn 256");
+    assert_eq!(
+        open_files[0], open_files[1],
+        "soft raised to hard: {open_files:?}"
+    );
+    assert!(!logged.contains("MAX_CONNECTIONS lowered"), "{logged}");
+    // A hard limit of 256: the cap comes down to what is left, and the log says so.
+    let (open_files, logged) = run("ulimit -n 256");
+    assert_eq!(open_files, ["256", "256"]);
+    assert!(
+        logged.contains("MAX_CONNECTIONS lowered to what the open-file limit allows"),
+        "{logged}"
+    );
+    assert!(logged.contains("configured=2048"), "{logged}");
+    assert!(logged.contains("soft_limit=256"), "{logged}");
+}
