@@ -14,9 +14,10 @@ const FIXED_RESERVE: usize = 64;
 
 /// Descriptors the service needs besides its client connections.
 pub(crate) fn reserve_for(database: &DatabaseConfig) -> usize {
-    // Each pool (the primary's and one per standby), its health checks and the LISTEN session.
-    let pools = 1 + database.standbys.len();
-    FIXED_RESERVE + pools * (database.pool.max_size + 1) + 1
+    // Each pool (the primary's and one per standby) and its health check, each standby's
+    // watcher (a session on the standby and one on the primary), and the LISTEN session.
+    let standbys = database.standbys.len();
+    FIXED_RESERVE + (1 + standbys) * (database.pool.max_size + 1) + 2 * standbys + 1
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit now in force
@@ -64,6 +65,6 @@ mod tests {
         config.pool.max_size = 10;
         assert_eq!(reserve_for(&config), 64 + 11 + 1);
         config.standbys = vec![settings.clone(), settings];
-        assert_eq!(reserve_for(&config), 64 + 3 * 11 + 1);
+        assert_eq!(reserve_for(&config), 64 + 3 * 11 + 2 * 2 + 1);
     }
 }

@@ -2,7 +2,8 @@
 //! same key from the same author with the same body within 24 hours answers the first result
 //! again, with `Idempotent-Replayed: true` — also when the first attempt committed but its
 //! answer was lost (the client saw 503). The same key with another body is
-//! `422 ["idempotency_key_reused"]`. Without the header nothing changes. Keys live in
+//! `422 ["idempotency_key_reused"]`; when the first result has expired and been purged since,
+//! `404 ["not_found"]` (nothing is written again). Without the header nothing changes. Keys live in
 //! PostgreSQL (`db::idempotency`), so every server and every restart honours them.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -49,6 +50,6 @@ pub(crate) fn answer(outcome: KeyedOutcome) -> Result<Response, ApiError> {
         }
         KeyedOutcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
         KeyedOutcome::UnknownAuthor => Err(ApiError::UserNotFound),
-        KeyedOutcome::UnknownParent => Err(ApiError::NotFound),
+        KeyedOutcome::UnknownParent | KeyedOutcome::Gone => Err(ApiError::NotFound),
     }
 }

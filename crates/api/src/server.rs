@@ -295,6 +295,11 @@ impl Connection {
                 // that began a request since it was chosen finishes it first).
                 () = ticket.evict.cancelled(), if closing.is_none() => {
                     tracing::debug!(%remote, "closed an idle connection to make room");
+                    // Never a whole request yet (perhaps part of one): dropped now, since hyper
+                    // would wait for the rest until the header timeout.
+                    if activity.never_used() {
+                        break None;
+                    }
                     connection.as_mut().graceful_shutdown();
                     closing = Some(Instant::now() + self.close_within);
                 }

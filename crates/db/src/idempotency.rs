@@ -28,6 +28,9 @@ pub enum KeyedOutcome {
     UnknownAuthor,
     /// (Replies) no unexpired crud to reply to.
     UnknownParent,
+    /// The key was used for this same request within 24 hours, but what it made has expired
+    /// and been purged since: nothing written again.
+    Gone,
 }
 
 /// Attempts when a used key's write cannot be found (it was purged between the two
@@ -181,7 +184,10 @@ async fn find(
     if stored != request {
         return Ok(Some(KeyedOutcome::KeyReused));
     }
-    Ok(CrudRow::from_optional_row(row)?.map(KeyedOutcome::Replayed))
+    Ok(Some(match CrudRow::from_optional_row(row)? {
+        Some(made) => KeyedOutcome::Replayed(made),
+        None => KeyedOutcome::Gone,
+    }))
 }
 
 fn changed_hands() -> DbError {

@@ -115,6 +115,7 @@ pub async fn home(
     request_body = CreateActivityRequest,
     responses(
         (status = 200, description = "The created crud (with `Idempotent-Replayed: true` when an `Idempotency-Key` repeats an earlier create)", body = crate::json::FeedItem),
+        (status = 404, description = "`not_found`: the `Idempotency-Key` repeats an earlier create whose crud has expired and been purged since (nothing is written again)", body = Vec<String>),
         (status = 422, description = "Every failing rule in the order ttl, user, message (`ttl_blank`, `user_handle_blank`, `message_blank`, `message_exceed_max_chars`, `message_invalid_characters`), `user_not_found`, or `idempotency_key_reused` (the key was used within 24 hours for another request)", body = Vec<String>),
         (status = 400, description = "`invalid_json`, `idempotency_key_invalid`, or `forwarded_for_invalid` (behind trusted proxies, TRUST_PROXY_HOPS: the entry of `X-Forwarded-For` the proxy appended is no address)", body = Vec<String>),
         super::rejections::WriteRejections,

@@ -15,7 +15,7 @@ pub mod sentences;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,6 +24,7 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::after_write::Fresh;
 use crate::author::AuthorMode;
 use crate::error::ApiError;
 use crate::path::PathParams;
@@ -173,10 +174,9 @@ impl IntoResponse for PageError {
 
 async fn home(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Fresh(fresh): Fresh,
     query: Result<Query<HomeQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let fresh = crate::after_write::freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let before = cursor(query.before.as_deref())?;
     // One more than shown: an "older" link only when there is something older.
@@ -197,10 +197,9 @@ async fn home(
 
 async fn user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Fresh(fresh): Fresh,
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
-    let fresh = crate::after_write::freshness(&headers);
     let handle = parse_handle(&handle)?;
     let replies = state.item_replies;
     let handle = handle.as_str();
@@ -225,11 +224,10 @@ async fn user(
 
 async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Fresh(fresh): Fresh,
     PathParams((handle, uuid)): PathParams<(String, String)>,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let fresh = crate::after_write::freshness(&headers);
     let Query(query) = query.map_err(|_| ApiError::BadRequest("invalid_query"))?;
     let after = cursor(query.after.as_deref())?;
     let handle = parse_handle(&handle)?;

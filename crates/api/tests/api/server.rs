@@ -500,14 +500,25 @@ async fn a_client_that_does_not_read_its_answer_is_cut_off_after_the_write_timeo
     // Take nothing for well past the write timeout: the socket buffers fill, the server stalls.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut received = 0usize;
+    let mut head = Vec::new();
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         match tokio::time::timeout(HANG_GUARD, stream.read(&mut chunk)).await {
             Err(_) => panic!("the server kept the stalled connection open"),
             Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => received += n,
+            Ok(Ok(n)) => {
+                if head.len() < 12 {
+                    head.extend_from_slice(&chunk[..n.min(12)]);
+                }
+                received += n;
+            }
         }
     }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "the answer began: {:?}",
+        String::from_utf8_lossy(&head)
+    );
     assert!(
         received < BIG,
         "the whole answer came ({received} bytes): the server waited for the reader"
@@ -533,5 +544,36 @@ async fn a_request_head_past_16_kib_is_refused_and_one_within_is_served() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with(status), "{filler}: {answer}");
     }
+    assert_eq!(server.shut_down().await, Drain::Complete);
+}
+
+#[tokio::test]
+async fn at_the_cap_a_connection_that_sent_part_of_a_head_is_dropped_at_once_to_make_room() {
+    let app = TestApp::seeded().await;
+    // A header timeout far beyond the wait below: only eviction can free a slot in time.
+    let server = Running::start(app.router.clone(), limits(60, 60, 2)).await;
+    let mut partial = Vec::new();
+    for _ in 0..2 {
+        let mut stream = server.connect().await;
+        stream
+            .write_all(b"GET /api/health-check HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        partial.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = server.connect().await;
+    third.write_all(HEALTH).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_response(&mut third))
+        .await
+        .expect("served within 5 s, not after the 60 s header timeout")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        closed_by_server(&mut partial[0]).await,
+        b"",
+        "the oldest gave way"
+    );
+    drop((partial, third));
     assert_eq!(server.shut_down().await, Drain::Complete);
 }

@@ -667,10 +667,12 @@ async fn status_lag_reads_the_sources_replication_view() {
         .batch_execute("CREATE TABLE written_while_paused (n int); INSERT INTO written_while_paused VALUES (1)")
         .await
         .unwrap();
+    // Everything `status --lag` reads, settled: streaming, the write received, its replay not
+    // reported (the standby's feedback arrives on its own schedule).
     test_db::wait_until("the standby has received the write", async || {
         on_primary
             .query_one(
-                "SELECT count(*) FROM pg_stat_replication WHERE flush_lsn >= pg_current_wal_lsn()",
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND flush_lsn >= pg_current_wal_lsn() AND replay_lsn < pg_current_wal_lsn()",
                 &[],
             )
             .await

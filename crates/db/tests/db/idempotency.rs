@@ -285,3 +285,43 @@ async fn a_create_committed_but_answered_unavailable_is_answered_on_retry_not_wr
         before + 1
     );
 }
+
+/// A short-lived crud is purged long before its key's 24 hours are up: a retry then learns its
+/// write is gone, and writes nothing again.
+#[tokio::test]
+async fn a_retry_after_the_crud_was_purged_writes_nothing_again() {
+    let db = seeded().await;
+    let k = key("short-lived");
+    let first = written(
+        create_once(db.pool(), &crud("bayko", "gone soon"), &k)
+            .await
+            .unwrap(),
+    );
+    db.client()
+        .await
+        .execute(
+            "UPDATE activities SET expires_at = now() - interval '1 second' WHERE uuid = $1",
+            &[&first],
+        )
+        .await
+        .unwrap();
+    let report = db::activities::purge_expired(db.pool(), 10, 2)
+        .await
+        .unwrap();
+    assert_eq!(report.cruds, 1);
+    let before = count(&db, "SELECT count(*) FROM activities").await;
+    assert!(matches!(
+        create_once(db.pool(), &crud("bayko", "gone soon"), &k)
+            .await
+            .unwrap(),
+        KeyedOutcome::Gone
+    ));
+    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, before);
+    // Another body under the key is still refused as reuse.
+    assert!(matches!(
+        create_once(db.pool(), &crud("bayko", "other"), &k)
+            .await
+            .unwrap(),
+        KeyedOutcome::KeyReused
+    ));
+}
