@@ -51,6 +51,17 @@ pub(crate) fn http(addr: &str, request: &str) -> String {
     response
 }
 
+/// Sends `body` as JSON to `path` with one raw HTTP/1.1 request; the whole answer.
+pub(crate) fn post_json(addr: &str, path: &str, body: &str) -> String {
+    http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
 /// `cruddur serve` on 127.0.0.1 (a free port) against `url`, with `args` and `envs` (which may
 /// override the defaults: dev mode, `RUST_LOG=warn`); its warnings show in the test's output.
 /// Returns the process and its `host:port` once it says it is up.
@@ -180,13 +191,7 @@ fn up_serves_the_seeded_feed_accepts_a_crud_and_stops_on_sigterm() {
     );
 
     let body = r#"{"message":"posted by the up test","ttl":"1-day","user_handle":"bayko"}"#;
-    let created = http(
-        &addr,
-        &format!(
-            "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    );
+    let created = post_json(&addr, "/api/activities", body);
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
     let feed = http(
         &addr,
@@ -227,13 +232,7 @@ async fn debug_logs_never_carry_what_a_statement_was_given() {
     let (server, addr) = spawn_until_up(&mut command);
     const PRIVATE: &str = "only-for-the-feed-5150";
     let body = format!(r#"{{"message":"{PRIVATE}","ttl":"1-day","user_handle":"bayko"}}"#);
-    let created = http(
-        &addr,
-        &format!(
-            "POST /api/activities HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    );
+    let created = post_json(&addr, "/api/activities", &body);
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
     drop(server);
     let logged = std::fs::read_to_string(log.path()).unwrap();

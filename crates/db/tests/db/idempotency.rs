@@ -18,6 +18,11 @@ fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::parse(text).unwrap()
 }
 
+/// Rows in `activities`: what a keyed write must add exactly once.
+async fn activities(db: &TestDb) -> i64 {
+    count(db, "SELECT count(*) FROM activities").await
+}
+
 async fn count(db: &TestDb, sql: &str) -> i64 {
     db.client().await.query_one(sql, &[]).await.unwrap().get(0)
 }
@@ -45,7 +50,7 @@ async fn seeded() -> TestDb {
 #[tokio::test]
 async fn a_retried_create_answers_the_first_result_and_another_body_is_refused() {
     let db = seeded().await;
-    let before = count(&db, "SELECT count(*) FROM activities").await;
+    let before = activities(&db).await;
     let k = key("8e5f3c1a-0b1d-4c2e-9f3a-5b6c7d8e9f00");
     let first = written(
         create_once(db.pool(), &crud("bayko", "once"), &k)
@@ -64,10 +69,7 @@ async fn a_retried_create_answers_the_first_result_and_another_body_is_refused()
             .unwrap(),
         KeyedOutcome::KeyReused
     ));
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM activities").await,
-        before + 1
-    );
+    assert_eq!(activities(&db).await, before + 1);
     // Keys are the author's own: another author's same key is another write.
     let other = written(
         create_once(db.pool(), &crud("andrewbrown", "once"), &k)
@@ -87,7 +89,7 @@ async fn a_retried_create_answers_the_first_result_and_another_body_is_refused()
 #[tokio::test]
 async fn the_same_key_sent_at_once_writes_once() {
     let db = seeded().await;
-    let before = count(&db, "SELECT count(*) FROM activities").await;
+    let before = activities(&db).await;
     let k = key("raced");
     let attempts = (0..8).map(|_| {
         let pool = db.pool().clone();
@@ -109,10 +111,7 @@ async fn the_same_key_sent_at_once_writes_once() {
     assert_eq!(writes, 1);
     uuids.dedup();
     assert_eq!(uuids.len(), 1, "every attempt answers the one crud");
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM activities").await,
-        before + 1
-    );
+    assert_eq!(activities(&db).await, before + 1);
 }
 
 #[tokio::test]
@@ -250,7 +249,7 @@ async fn a_create_committed_but_answered_unavailable_is_answered_on_retry_not_wr
         &db::PoolSettings::default(),
     )
     .unwrap();
-    let before = count(&db, "SELECT count(*) FROM activities").await;
+    let before = activities(&db).await;
     let k = key("lost-answer-key");
     proxy.cut_after_commit("lost-answer-key");
     let lost = create_once(&pool, &crud("bayko", "lost answer"), &k).await;
@@ -259,11 +258,7 @@ async fn a_create_committed_but_answered_unavailable_is_answered_on_retry_not_wr
         "the caller cannot know: {lost:?}"
     );
     assert_eq!(proxy.cuts(), 1);
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM activities").await,
-        before + 1,
-        "yet it committed"
-    );
+    assert_eq!(activities(&db).await, before + 1, "yet it committed");
     let retried = replayed(
         create_once(&pool, &crud("bayko", "lost answer"), &k)
             .await
@@ -280,10 +275,7 @@ async fn a_create_committed_but_answered_unavailable_is_answered_on_retry_not_wr
         .unwrap()
         .get(0);
     assert_eq!(retried, stored);
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM activities").await,
-        before + 1
-    );
+    assert_eq!(activities(&db).await, before + 1);
 }
 
 /// A short-lived crud is purged long before its key's 24 hours are up: a retry then learns its
@@ -309,14 +301,14 @@ async fn a_retry_after_the_crud_was_purged_writes_nothing_again() {
         .await
         .unwrap();
     assert_eq!(report.cruds, 1);
-    let before = count(&db, "SELECT count(*) FROM activities").await;
+    let before = activities(&db).await;
     assert!(matches!(
         create_once(db.pool(), &crud("bayko", "gone soon"), &k)
             .await
             .unwrap(),
         KeyedOutcome::Gone
     ));
-    assert_eq!(count(&db, "SELECT count(*) FROM activities").await, before);
+    assert_eq!(activities(&db).await, before);
     // Another body under the key is still refused as reuse.
     assert!(matches!(
         create_once(db.pool(), &crud("bayko", "other"), &k)
