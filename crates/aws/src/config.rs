@@ -50,6 +50,7 @@ pub fn rds_client(config: &SdkConfig) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(config)
 }
 
+#[cfg(feature = "admin")]
 pub fn ec2_client(config: &SdkConfig) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(config)
 }

@@ -10,9 +10,14 @@ pub(crate) struct AwsArgs {
 }
 
 pub(crate) fn error(command: &str) -> anyhow::Error {
+    unavailable(&format!("`cruddur {command}`"))
+}
+
+/// The same for a feature of a command that exists in this build (`DB_AUTH=secret`).
+pub(crate) fn unavailable(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "this cruddur was built without AWS support (script/server builds it that way for a fast \
          first start); build it with `cargo build --release --locked --bin cruddur` (the default \
-         features) to use `cruddur {command}`"
+         features) to use {what}"
     )
 }

@@ -1,9 +1,6 @@
 //! `cruddur db …`: the seed's `bin/db-*` scripts as subcommands.
 
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{bail, Context};
 use db::admin::{self, DropOutcome, Session};
@@ -15,7 +12,8 @@ use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum DbCommand {
-    /// Open psql on the database (the password goes through PGPASSWORD, not the command line).
+    /// Open psql on the database (the password goes through a private password file, never its
+    /// command line or environment).
     Connect,
     /// Create the database named in the URL (connects to the server's `postgres` database).
     Create,
@@ -104,7 +102,7 @@ pub(crate) async fn run(command: DbCommand, target: Target) -> anyhow::Result<()
         ensure_database(&target).await?;
     }
     match command {
-        DbCommand::Connect => connect(&target),
+        DbCommand::Connect => connect(&target).await,
         DbCommand::Create => {
             output::heading("db-create");
             create(&target).await
@@ -219,7 +217,7 @@ async fn open_maintenance(target: &Target) -> anyhow::Result<Client> {
         .with_context(|| format!("cannot connect to the server of {}", target.url.masked()))
 }
 
-fn connect(target: &Target) -> anyhow::Result<()> {
+async fn connect(target: &Target) -> anyhow::Result<()> {
     let psql = target
         .cluster
         .as_ref()
@@ -241,22 +239,56 @@ fn connect(target: &Target) -> anyhow::Result<()> {
     } else {
         url.query_pairs_mut().clear().extend_pairs(kept);
     }
+    let login = target.login().await?;
+    if let Some(login) = login.as_ref().filter(|l| !l.user.is_empty()) {
+        // The secret's or the URL's user: the provider's wins, as it does for our connections.
+        let _ = url.set_username(&login.user);
+    }
     output::line(format!("connecting to {}", target.url.masked()));
-    let mut cmd = Command::new(&psql);
-    cmd.arg(url.as_str());
-    // The password as the driver understood it (from the URL's user info, its `password=`, or
-    // PGPASSWORD), decoded.
-    if let Some(password) = target.settings.pg.get_password() {
-        cmd.env(
-            crate::target::PASSWORD_ENV,
-            std::ffi::OsStr::from_bytes(password),
-        );
+    // The password reaches psql in a password file only it and we can read, removed when it
+    // exits — never in its arguments or its environment (both readable by others: the process
+    // list, /proc/PID/environ for the same user, crash reports, child processes of psql).
+    let passfile = login.as_ref().map(passfile_for).transpose()?;
+    let mut cmd = tokio::process::Command::new(&psql);
+    cmd.arg(url.as_str()).env_remove(crate::target::PASSWORD_ENV);
+    if let Some(file) = &passfile {
+        cmd.env("PGPASSFILE", file.path());
     }
-    let err = cmd.exec();
-    if err.kind() == std::io::ErrorKind::NotFound {
-        bail!("psql not found; install it (Debian/Ubuntu: apt-get install postgresql-client)");
+    // psql handles Ctrl-C itself (it cancels the query); we must outlive it to remove the file.
+    let _interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot take Ctrl-C while psql runs")?;
+    let status = match cmd.status().await {
+        Ok(status) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("psql not found; install it (Debian/Ubuntu: apt-get install postgresql-client)")
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot run {}", psql.display())),
+    };
+    drop(passfile);
+    if !status.success() {
+        bail!("psql ended with {status}");
     }
-    Err(err).with_context(|| format!("cannot run {}", psql.display()))
+    Ok(())
+}
+
+/// A private password file (mode 0600) matching any host, port, database and user: it exists
+/// for one psql run.
+fn passfile_for(login: &crate::target::Login) -> anyhow::Result<tempfile::NamedTempFile> {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    let password = login.password.expose_secret();
+    if password.contains(['\n', '\r']) {
+        bail!("the password holds a line break, which a password file cannot carry");
+    }
+    // libpq's escapes in a password file: backslash and colon.
+    let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+    let mut file = tempfile::Builder::new()
+        .prefix("cruddur-pgpass-")
+        .tempfile()
+        .context("cannot create a password file for psql")?;
+    writeln!(file, "*:*:*:*:{escaped}").context("cannot write the password file for psql")?;
+    file.flush()?;
+    Ok(file)
 }
 
 /// Creates the target database when missing, quietly.

@@ -5,6 +5,7 @@
 mod aws_unavailable;
 #[cfg(feature = "aws")]
 mod cognito_cmd;
+mod db_auth;
 mod db_cmd;
 mod lambda_cmd;
 mod local_cmd;
@@ -103,19 +104,19 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => serve_cmd::up(cli.connection.resolve()?, args).await,
-        Command::Serve(args) => serve_cmd::serve(cli.connection.resolve()?, args).await,
+        Command::Up(args) => serve_cmd::up(cli.connection.resolve().await?, args).await,
+        Command::Serve(args) => serve_cmd::serve(cli.connection.resolve().await?, args).await,
         Command::Db(command) => {
-            let target = cli.connection.resolve()?;
+            let target = cli.connection.resolve().await?;
             db_cmd::run(command, target).await
         }
-        Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve()?).await,
+        Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve().await?).await,
         #[cfg(feature = "aws")]
         Command::Rds(command) => rds_cmd::run(command).await,
         #[cfg(not(feature = "aws"))]
         Command::Rds(_) => Err(aws_unavailable::error("rds")),
         #[cfg(feature = "aws")]
-        Command::Cognito(command) => cognito_cmd::run(command, cli.connection.resolve()?).await,
+        Command::Cognito(command) => cognito_cmd::run(command, cli.connection.resolve().await?).await,
         #[cfg(not(feature = "aws"))]
         Command::Cognito(_) => Err(aws_unavailable::error("cognito")),
         Command::Local(command) => local_cmd::run(command, &cli.connection).await,

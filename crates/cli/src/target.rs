@@ -52,6 +52,29 @@ pub(crate) struct ConnectionArgs {
     /// Folder of the embedded cluster used when no URL is configured.
     #[arg(long, env = "CRUDDUR_HOME", default_value = ".cruddur", global = true)]
     pub home: PathBuf,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How connections to a database that is not the embedded cluster log in.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AuthArgs {
+    /// `password`: the URL's or PGPASSWORD; `secret`: a Secrets Manager secret (DB_SECRET_ARN),
+    /// read again after DB_SECRET_TTL_SECS or when the server refuses it, so a rotation needs no
+    /// restart; `iam`: RDS IAM authentication tokens (needs sslmode=verify-full).
+    #[arg(long, env = "DB_AUTH", default_value = "password", global = true)]
+    pub db_auth: db::credentials::DbAuth,
+    /// The secret holding `username` and `password` (optionally `host`, `port`, `dbname`, which
+    /// stand in for a missing CONNECTION_URL): an RDS-managed master secret or the app user's.
+    #[arg(long, env = "DB_SECRET_ARN", global = true)]
+    pub db_secret_arn: Option<String>,
+    /// How long a read of the secret is used before it is read again (a refused password
+    /// reads it at once).
+    #[arg(long, env = "DB_SECRET_TTL_SECS", default_value_t = db::credentials::secret::DEFAULT_SECRET_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub db_secret_ttl_secs: u64,
+    /// The region IAM tokens are signed for; default: the one in the RDS endpoint's name.
+    #[arg(long, env = "DB_IAM_REGION", global = true)]
+    pub db_iam_region: Option<String>,
 }
 
 /// libpq's variable for a password kept out of the URL; honoured for URLs without one.
@@ -94,8 +117,15 @@ pub(crate) fn with_env_password(mut settings: ConnectSettings) -> ConnectSetting
     settings
 }
 
-/// A resolved database.
+/// The user and password a child program (psql) logs in with.
 #[derive(Debug)]
+pub(crate) struct Login {
+    pub user: String,
+    pub password: secrecy::SecretString,
+}
+
+/// A resolved database.
+#[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub url: DatabaseUrl,
     pub settings: ConnectSettings,
@@ -107,7 +137,17 @@ pub(crate) struct Target {
 }
 
 impl ConnectionArgs {
-    pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
+    /// The database, with `DB_AUTH`'s credentials (read now, so a wrong secret stops here).
+    pub(crate) async fn resolve(&self) -> anyhow::Result<Target> {
+        if self.auth.db_auth == db::credentials::DbAuth::Password {
+            return self.resolve_url(None);
+        }
+        crate::db_auth::resolve(self).await
+    }
+
+    /// The URL configured for this command and where it came from: `--url`, else
+    /// `PROD_CONNECTION_URL` with `--prod`, else `CONNECTION_URL`; `None` when there is none.
+    pub(crate) fn configured_url(&self) -> anyhow::Result<(Option<String>, &'static str)> {
         // The hidden flags behind the variables obey the rule `--url` does.
         refuse_password_in_argv(
             self.connection_url.as_deref(),
@@ -119,18 +159,28 @@ impl ConnectionArgs {
             "PROD_CONNECTION_URL",
             "--prod-connection-url",
         )?;
-        let (raw, source) = if let Some(url) = &self.url {
+        Ok(if let Some(url) = &self.url {
             (Some(url.clone()), "--url")
         } else if self.prod {
-            match &self.prod_connection_url {
-                Some(url) => (Some(url.clone()), "PROD_CONNECTION_URL"),
-                None => bail!("--prod needs PROD_CONNECTION_URL to be set"),
-            }
+            (
+                self.prod_connection_url.clone().filter(|u| !u.is_empty()),
+                "PROD_CONNECTION_URL",
+            )
         } else {
             (
                 self.connection_url.clone().filter(|u| !u.is_empty()),
                 "CONNECTION_URL",
             )
+        })
+    }
+
+    /// The database the URLs (or the embedded cluster) name, logging in with the URL's
+    /// password. `fallback` is a URL to use when none is configured (a secret's host).
+    pub(crate) fn resolve_url(&self, fallback: Option<&str>) -> anyhow::Result<Target> {
+        let (raw, source) = match (self.configured_url()?, fallback) {
+            ((None, _), Some(fallback)) => (Some(fallback.to_owned()), "DB_SECRET_ARN's host"),
+            ((None, _), None) if self.prod => bail!("--prod needs PROD_CONNECTION_URL to be set"),
+            (configured, _) => configured,
         };
         match raw {
             Some(raw) => {
@@ -203,6 +253,43 @@ impl Target {
     /// The embedded cluster or a server on this machine's loopback: a developer's own.
     pub(crate) fn is_local(&self) -> bool {
         self.cluster.is_some() || self.settings.is_loopback_only()
+    }
+
+    /// What a child program logs in with: the provider's credentials, else the URL's (or
+    /// PGPASSWORD's) password; `None` when there is no password at all.
+    pub(crate) async fn login(&self) -> anyhow::Result<Option<Login>> {
+        let settings = &self.settings;
+        if let Some(provider) = &settings.credentials {
+            let (host, port) = settings.login_host();
+            let target = db::credentials::LoginTarget {
+                host: &host,
+                port,
+                user: settings.pg.get_user(),
+            };
+            let first = provider.credentials(target, false).await?.into_iter().next();
+            return Ok(first.map(|c| Login {
+                user: c.user,
+                password: c.password,
+            }));
+        }
+        let Some(password) = settings.pg.get_password() else {
+            return Ok(None);
+        };
+        let password = String::from_utf8(password.to_vec())
+            .map_err(|_| anyhow::anyhow!("the password is not UTF-8 text"))?;
+        Ok(Some(Login {
+            user: settings.pg.get_user().unwrap_or_default().to_owned(),
+            password: password.into(),
+        }))
+    }
+
+    /// Another URL of the same deployment (a standby, the primary behind a pooler), logging in
+    /// as this target does: with its credentials provider, else PGPASSWORD.
+    pub(crate) fn same_login(&self, settings: ConnectSettings) -> ConnectSettings {
+        match &self.settings.credentials {
+            Some(provider) => settings.with_credentials(provider.clone()),
+            None => with_env_password(settings),
+        }
     }
 
     /// Refuses a destructive command on production without `--yes`, and on a database not on

@@ -7,9 +7,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::credentials::CredentialProvider;
 
 /// How long establishing one connection may take unless the URL says `connect_timeout`.
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
@@ -155,6 +158,9 @@ pub struct ConnectSettings {
     pub ssl_mode: SslMode,
     /// PEM bundle to trust instead of the Mozilla roots.
     pub root_cert: Option<PathBuf>,
+    /// Where each new connection's user and password come from (`DB_AUTH=secret|iam`); `None`:
+    /// the URL's (or `PGPASSWORD`).
+    pub credentials: Option<Arc<dyn CredentialProvider>>,
 }
 
 impl fmt::Debug for ConnectSettings {
@@ -163,6 +169,10 @@ impl fmt::Debug for ConnectSettings {
             .field("dbname", &self.dbname())
             .field("ssl_mode", &self.ssl_mode)
             .field("root_cert", &self.root_cert)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|c| c.source()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -221,7 +231,28 @@ impl ConnectSettings {
             pg,
             ssl_mode,
             root_cert,
+            credentials: None,
         })
+    }
+
+    /// These settings with each connection's user and password taken from `provider` (they
+    /// replace the URL's at every connect).
+    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    /// The host and port a login is for (the first of the URL's): an IAM token is signed for
+    /// them. `hostaddr` does not count — it says where to connect, not whom (SSM port
+    /// forwarding keeps the endpoint's name in `host`).
+    pub fn login_host(&self) -> (String, u16) {
+        use tokio_postgres::config::Host;
+        let host = match self.pg.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".to_owned(),
+        };
+        (host, self.pg.get_ports().first().copied().unwrap_or(5432))
     }
 
     pub fn dbname(&self) -> &str {

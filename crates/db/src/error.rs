@@ -1,7 +1,7 @@
 //! The data layer's error type: what happened, in terms the API and the CLI can act on.
 //! Messages never contain connection URLs, passwords or row values.
 
-use deadpool_postgres::PoolError;
+use crate::pool::PoolError;
 use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,10 @@ pub enum DbError {
     /// The server refused the login (wrong password, unknown role or database).
     #[error("login refused: {0}")]
     Auth(String),
+    /// The credentials provider has nothing to log in with (a secret missing or malformed,
+    /// the secret store unreachable, no IAM token).
+    #[error("no database credentials: {0}")]
+    Credentials(#[from] crate::credentials::CredentialError),
     #[error("TLS setup failed")]
     Tls(#[from] crate::tls::TlsError),
     /// Anything else: a server error the code does not expect, or an answer that does not have
@@ -65,6 +69,7 @@ impl DbError {
             },
             Self::Timeout => Self::Timeout,
             Self::Auth(message) => Self::Auth(message.clone()),
+            Self::Credentials(e) => Self::Credentials(e.clone()),
             Self::Migration(message) => Self::Migration(message.clone()),
             Self::Unexpected { sqlstate, message } => Self::Unexpected {
                 sqlstate: sqlstate.clone(),
@@ -183,7 +188,8 @@ fn connection_reason(e: &tokio_postgres::Error) -> String {
 impl From<PoolError> for DbError {
     fn from(e: PoolError) -> Self {
         match e {
-            PoolError::Backend(pg) => pg.into(),
+            PoolError::Backend(e) => e,
+            PoolError::PostCreateHook(deadpool::managed::HookError::Backend(e)) => e,
             PoolError::Timeout(kind) => {
                 Self::unavailable(format!("timed out waiting for a connection ({kind:?})"))
             }

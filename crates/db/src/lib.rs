@@ -1,6 +1,8 @@
 //! Cruddur's PostgreSQL layer: the only crate that speaks SQL.
 //!
 //! - [`config`]: connection URLs (libpq options, masking), [`tls`]: rustls setup
+//! - [`credentials`]: where a connection's password comes from (URL, secret, IAM token);
+//!   [`connect`]: opening one connection with it
 //! - [`pool`]: the pooled async client, [`error`]: typed errors
 //! - [`migrations`], [`seeds`], [`admin`]: schema, seed data, database administration
 //! - [`activity`]: the one activity shape every route returns
@@ -14,7 +16,9 @@ pub mod activities;
 pub mod activity;
 pub mod admin;
 pub mod config;
+pub mod connect;
 pub mod create_queue;
+pub mod credentials;
 pub mod driver_logs;
 pub mod error;
 pub mod health;

@@ -83,18 +83,9 @@ async fn listen_until_lost(
     on_event: &(impl Fn(FeedEvent) + Send + Sync),
 ) -> Result<(), String> {
     let tls = tls::connector(settings.root_cert.as_deref()).map_err(|e| e.to_string())?;
-    let bound = settings
-        .pg
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(Duration::from_secs(
-            crate::config::DEFAULT_CONNECT_TIMEOUT_SECS,
-        ))
-        + Duration::from_secs(1);
-    let (client, mut connection) = tokio::time::timeout(bound, settings.pg.connect(tls))
+    let (client, mut connection) = crate::connect::open(settings, &tls)
         .await
-        .map_err(|_| "no answer from the server".to_owned())?
-        .map_err(|e| domain::error_chain(&e))?;
+        .map_err(|e| e.to_string())?;
     let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel();
     // The connection delivers notifications only while it is polled for messages.
     let driver = tokio::spawn(async move {

@@ -1,18 +1,29 @@
 //! The connection pool (deadpool-postgres) and single admin connections. Every query of the
 //! service is a [`crate::statement::Sql`], sent the way the pool's [`Pooler`] allows.
 
+use std::fmt;
 use std::time::Duration;
 
-use deadpool_postgres::{HookError, Manager, ManagerConfig, RecyclingMethod, Runtime};
+use deadpool::managed::{Hook, HookError, Metrics, RecycleError, RecycleResult};
+use deadpool::Runtime;
+use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{ConnectSettings, DEFAULT_STATEMENT_TIMEOUT_MS};
+use crate::connect;
 use crate::error::DbError;
 use crate::statement::{learn_types, Statements};
 use crate::tls;
 
 pub use crate::statement::Pooler;
-pub use deadpool_postgres::Object as PooledClient;
+
+/// A connection checked out of a [`Pool`]; back in the pool when dropped.
+pub type PooledClient = deadpool::managed::Object<ConnectionManager>;
+/// The pool's own status counters.
+pub type Status = deadpool::Status;
+/// A checkout failure, before it becomes a [`DbError`].
+pub type PoolError = deadpool::managed::PoolError<DbError>;
 
 /// Most connections one server process keeps open.
 pub const DEFAULT_POOL_MAX_SIZE: usize = 16;
@@ -46,10 +57,49 @@ impl Default for PoolSettings {
     }
 }
 
+/// Opens the pool's connections through [`connect::open`] (so each takes its credentials
+/// from the settings' provider) and checks a returned one is still open.
+pub struct ConnectionManager {
+    settings: ConnectSettings,
+    tls: MakeRustlsConnect,
+}
+
+impl fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl deadpool::managed::Manager for ConnectionManager {
+    type Type = ClientWrapper;
+    type Error = DbError;
+
+    async fn create(&self) -> Result<ClientWrapper, DbError> {
+        let (client, connection) = connect::open(&self.settings, &self.tls).await?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "pooled connection closed with an error");
+            }
+        });
+        Ok(ClientWrapper::new(client, task))
+    }
+
+    async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<DbError> {
+        // No round trip: a broken connection fails its next statement, which the callers
+        // treat as unavailable (or resend, for creates).
+        if client.is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        Ok(())
+    }
+}
+
 /// Pooled connections to one server, and how statements reach it.
 #[derive(Debug, Clone)]
 pub struct Pool {
-    inner: deadpool_postgres::Pool,
+    inner: deadpool::managed::Pool<ConnectionManager>,
     pooler: Pooler,
 }
 
@@ -59,7 +109,7 @@ impl Pool {
         self.inner.close();
     }
 
-    pub fn status(&self) -> deadpool_postgres::Status {
+    pub fn status(&self) -> Status {
         self.inner.status()
     }
 
@@ -74,7 +124,7 @@ impl Pool {
 
     /// A new connection outside the pool, made as pooled ones are (for a resend that must not
     /// reuse a connection as dead as the one that just broke).
-    pub async fn fresh_connection(&self) -> Result<deadpool_postgres::ClientWrapper, DbError> {
+    pub async fn fresh_connection(&self) -> Result<ClientWrapper, DbError> {
         use deadpool::managed::Manager as _;
         let mut client = self.inner.manager().create().await?;
         if self.pooler == Pooler::Transaction {
@@ -86,7 +136,7 @@ impl Pool {
     /// Statements on `client`, a connection of this pool.
     pub fn statements_on<'a>(
         &self,
-        client: &'a deadpool_postgres::ClientWrapper,
+        client: &'a ClientWrapper,
     ) -> Statements<'a> {
         Statements::new(client, self.pooler)
     }
@@ -109,21 +159,18 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
     .with_dead_peer_detection(tuning.statement_timeout);
     let pooler = tuning.pooler;
     let max_lifetime = tuning.max_lifetime;
-    let connect_timeout = connect_bound(&connect);
+    let connect_timeout = connect::open_bound(&connect);
     let tls = tls::connector(connect.root_cert.as_deref())?;
-    let manager = Manager::from_config(
-        connect.pg,
+    let manager = ConnectionManager {
+        settings: connect,
         tls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let builder = deadpool_postgres::Pool::builder(manager)
+    };
+    let builder = deadpool::managed::Pool::builder(manager)
         .max_size(tuning.max_size)
         .wait_timeout(Some(tuning.acquire_timeout))
         .create_timeout(Some(connect_timeout))
         .recycle_timeout(Some(Duration::from_secs(1)))
-        .pre_recycle(deadpool_postgres::Hook::sync_fn(move |_, metrics| {
+        .pre_recycle(Hook::sync_fn(move |_, metrics| {
             if metrics.age() >= max_lifetime {
                 // The pool drops it and hands out (or opens) another.
                 Err(HookError::message(
@@ -137,11 +184,11 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
     let builder = match pooler {
         Pooler::None => builder,
         Pooler::Transaction => {
-            builder.post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+            builder.post_create(Hook::async_fn(|client, _| {
                 Box::pin(async move {
                     learn_types(client)
                         .await
-                        .map_err(|e| HookError::message(DbError::from(e).to_string()))?;
+                        .map_err(|e| HookError::Backend(DbError::from(e)))?;
                     warn_without_statement_timeout(client).await;
                     Ok(())
                 })
@@ -156,7 +203,7 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
 
 /// Behind a transaction pooler nothing of ours sets `statement_timeout`: say so when the
 /// server's default leaves statements uncapped.
-async fn warn_without_statement_timeout(client: &deadpool_postgres::ClientWrapper) {
+async fn warn_without_statement_timeout(client: &ClientWrapper) {
     let shown = client
         .query_typed_one("SELECT current_setting('statement_timeout')", &[])
         .await
@@ -179,31 +226,11 @@ pub async fn checkout(pool: &Pool) -> Result<PooledClient, DbError> {
 /// when the peer accepts TCP but never answers.
 pub async fn connect(settings: &ConnectSettings) -> Result<Client, DbError> {
     let tls = tls::connector(settings.root_cert.as_deref())?;
-    let bound = connect_bound(settings);
-    let (client, connection) = tokio::time::timeout(bound, settings.pg.connect(tls))
-        .await
-        .map_err(|_| {
-            DbError::unavailable(format!(
-                "no answer from the server within {} s",
-                bound.as_secs()
-            ))
-        })??;
+    let (client, connection) = connect::open(settings, &tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "admin connection closed with an error");
         }
     });
     Ok(client)
-}
-
-fn connect_bound(settings: &ConnectSettings) -> Duration {
-    let tcp = settings
-        .pg
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(Duration::from_secs(
-            crate::config::DEFAULT_CONNECT_TIMEOUT_SECS,
-        ));
-    // The TCP timeout does not cover the startup exchange; allow a little for it.
-    tcp + Duration::from_secs(1)
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::target::{refuse_password_in_argv, with_env_password, Target};
+use crate::target::{refuse_password_in_argv, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DatabaseArgs {
@@ -87,7 +87,7 @@ impl DatabaseArgs {
                 max_lifetime: Duration::from_secs(self.db_max_connection_lifetime_secs),
                 pooler: self.db_pooler,
             },
-            standbys: self.standbys()?,
+            standbys: self.standbys(target)?,
             read_max_lag: Duration::from_millis(self.read_max_lag_ms),
             direct,
             creates: db::CreateQueueSettings {
@@ -106,7 +106,7 @@ impl DatabaseArgs {
         };
         let url = db::DatabaseUrl::new(raw);
         let settings =
-            with_env_password(url.parse().context("DIRECT_CONNECTION_URL is not usable")?);
+            target.same_login(url.parse().context("DIRECT_CONNECTION_URL is not usable")?);
         Ok(Target {
             url,
             settings,
@@ -122,8 +122,8 @@ impl DatabaseArgs {
             .filter(|u| !u.trim().is_empty())
     }
 
-    /// The standbys of READ_CONNECTION_URL.
-    fn standbys(&self) -> anyhow::Result<Vec<db::ConnectSettings>> {
+    /// The standbys of READ_CONNECTION_URL, logging in as the primary does.
+    fn standbys(&self, target: &Target) -> anyhow::Result<Vec<db::ConnectSettings>> {
         let Some(raw) = self.read_connection_url.as_deref() else {
             return Ok(Vec::new());
         };
@@ -132,7 +132,7 @@ impl DatabaseArgs {
             .map(|(i, one)| {
                 db::DatabaseUrl::new(one)
                     .parse()
-                    .map(with_env_password)
+                    .map(|settings| target.same_login(settings))
                     .with_context(|| format!("READ_CONNECTION_URL: URL {} is not usable", i + 1))
             })
             .collect()
