@@ -7,17 +7,23 @@
 //! become [`AwsError`]s with one-line messages.
 
 #[cfg(feature = "admin")]
+pub mod audit;
+#[cfg(feature = "admin")]
 pub mod cognito;
 pub mod config;
 pub mod db_auth;
 pub mod error;
 pub mod iam_token;
 #[cfg(feature = "admin")]
+pub mod ingress;
+#[cfg(feature = "admin")]
 pub mod public_ip;
 pub mod rds;
 pub mod secret_store;
 #[cfg(feature = "admin")]
 pub mod security_group;
+#[cfg(feature = "admin")]
+pub mod subnet_group;
 
 pub use aws_config::SdkConfig;
 #[cfg(feature = "admin")]

@@ -28,6 +28,12 @@ pub struct CreateOptions {
     pub publicly_accessible: bool,
     pub availability_zone: Option<String>,
     pub credentials: MasterCredentials,
+    /// The DB subnet group (private subnets); RDS's default VPC group when `None`.
+    pub subnet_group: Option<String>,
+    /// The instance's VPC security groups; the VPC's default group when empty.
+    pub security_groups: Vec<String>,
+    /// Let IAM users and roles log in with tokens (`DB_AUTH=iam`).
+    pub iam_database_authentication: bool,
 }
 
 /// How the master user's password is set.
@@ -75,6 +81,12 @@ pub struct InstanceInfo {
     pub replicas: Vec<String>,
     /// For a read replica: the instance it replicates.
     pub replica_of: Option<String>,
+    pub subnet_group: Option<String>,
+    /// The VPC security groups guarding it.
+    pub security_groups: Vec<String>,
+    /// The master user's password kept by RDS in Secrets Manager: that secret's ARN.
+    pub master_secret_arn: Option<String>,
+    pub iam_database_authentication: Option<bool>,
 }
 
 impl InstanceInfo {
@@ -103,6 +115,21 @@ impl InstanceInfo {
             replica_of: db
                 .read_replica_source_db_instance_identifier()
                 .map(str::to_owned),
+            subnet_group: db
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_name())
+                .map(str::to_owned),
+            security_groups: db
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id())
+                .map(str::to_owned)
+                .collect(),
+            master_secret_arn: db
+                .master_user_secret()
+                .and_then(|s| s.secret_arn())
+                .map(str::to_owned),
+            iam_database_authentication: db.iam_database_authentication_enabled(),
         }
     }
 
@@ -156,7 +183,12 @@ fn create_request(
         .storage_encrypted(options.storage_encrypted)
         .deletion_protection(options.deletion_protection)
         .publicly_accessible(options.publicly_accessible)
-        .set_availability_zone(options.availability_zone.clone());
+        .set_availability_zone(options.availability_zone.clone())
+        .set_db_subnet_group_name(options.subnet_group.clone())
+        .set_vpc_security_group_ids(
+            (!options.security_groups.is_empty()).then(|| options.security_groups.clone()),
+        )
+        .enable_iam_database_authentication(options.iam_database_authentication);
     request = match options.performance_insights_days {
         Some(days) => request
             .enable_performance_insights(true)
@@ -431,6 +463,9 @@ mod tests {
             publicly_accessible: false,
             availability_zone: None,
             credentials,
+            subnet_group: Some("cruddur-private".into()),
+            security_groups: vec!["sg-0123abcd".into()],
+            iam_database_authentication: false,
         }
     }
 
@@ -451,6 +486,11 @@ mod tests {
         assert_eq!(input.get_backup_retention_period(), &Some(0));
         assert_eq!(input.get_deletion_protection(), &Some(false));
         assert_eq!(input.get_publicly_accessible(), &Some(false));
+        assert_eq!(input.get_db_subnet_group_name().as_deref(), Some("cruddur-private"));
+        assert_eq!(
+            input.get_vpc_security_group_ids().as_deref(),
+            Some(&["sg-0123abcd".to_owned()][..])
+        );
         assert_eq!(
             input.get_master_user_password().as_deref(),
             Some("pw-12345678")

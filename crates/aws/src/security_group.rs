@@ -42,16 +42,19 @@ pub fn parse_ip(raw: &str) -> Result<Ipv4Addr, AwsError> {
     Ok(ip)
 }
 
-/// A description EC2 accepts (letters, digits and `._-:/()#,@[]+=&;{}!$*` and spaces, ≤ 255).
+/// The description of an `allow-ip` rule for `machine`.
 pub fn rule_description(machine: &str) -> String {
+    rule_description_text(&format!("cruddur allow-ip from {machine}"))
+}
+
+/// `text` as a description EC2 accepts (letters, digits and `._-:/()#,@[]+=&;{}!$*` and
+/// spaces, ≤ 255 characters); anything else becomes `-`.
+pub fn rule_description_text(text: &str) -> String {
     let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c);
-    let machine: String = machine
-        .chars()
+    text.chars()
         .map(|c| if allowed(c) { c } else { '-' })
-        .collect();
-    let mut text = format!("cruddur allow-ip from {machine}");
-    text.truncate(255);
-    text
+        .take(255)
+        .collect()
 }
 
 pub async fn describe_rule(

@@ -35,6 +35,9 @@ pub(crate) enum DbCommand {
     Setup(SetupArgs),
     /// Delete expired cruds (with their replies) in bounded batches.
     Purge(PurgeArgs),
+    /// Make the service's own login role: rows of the tables, no DDL, no superuser; with
+    /// --secret its generated password goes to Secrets Manager (run as the owner).
+    CreateAppUser(crate::app_user_cmd::CreateAppUserArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -103,6 +106,7 @@ pub(crate) async fn run(command: DbCommand, target: Target) -> anyhow::Result<()
     }
     match command {
         DbCommand::Connect => connect(&target).await,
+        DbCommand::CreateAppUser(args) => crate::app_user_cmd::run(&target, args).await,
         DbCommand::Create => {
             output::heading("db-create");
             create(&target).await

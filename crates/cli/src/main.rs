@@ -1,6 +1,7 @@
 //! `cruddur`: Cruddur's backend in one binary — the API server, database administration and the
 //! embedded PostgreSQL.
 
+mod app_user_cmd;
 #[cfg(not(feature = "aws"))]
 mod aws_unavailable;
 #[cfg(feature = "aws")]
@@ -12,6 +13,8 @@ mod local_cmd;
 mod output;
 #[cfg(feature = "aws")]
 mod rds_cmd;
+#[cfg(feature = "aws")]
+mod rds_network_cmd;
 mod serve_args;
 mod serve_cmd;
 mod target;

@@ -9,6 +9,7 @@ use aws::security_group::{self, AllowOutcome};
 use secrecy::SecretString;
 
 use crate::output;
+use crate::rds_network_cmd;
 
 /// Where `rds status` assumes Amazon's CA bundle lives in the printed URL.
 const DEFAULT_BUNDLE_PATH: &str = "/path/to/global-bundle.pem";
@@ -34,6 +35,15 @@ pub(crate) enum RdsCommand {
     Wait(WaitArgs),
     /// Point security-group rule DB_SG_RULE_ID of DB_SG_ID at this machine: tcp 5432 from IP/32.
     AllowIp(AllowIpArgs),
+    /// Admit another security group (the app's, the Lambda's) into DB_SG_ID on tcp 5432: the
+    /// private way in (idempotent).
+    AllowSg(rds_network_cmd::AllowSgArgs),
+    /// Remove DB_SG_ID's rules admitting PostgreSQL from a security group or an address.
+    Revoke(rds_network_cmd::RevokeArgs),
+    /// Check the instance against the security quiz: public address, rules open to the world or
+    /// to single addresses, encryption, backups, deletion protection, a managed master secret;
+    /// exits non-zero when something is wrong.
+    Audit(rds_network_cmd::AuditArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -90,6 +100,22 @@ pub(crate) struct CreateArgs {
     /// e.g. ca-central-1a; AWS picks one when absent.
     #[arg(long)]
     pub availability_zone: Option<String>,
+    /// The DB subnet group to place the instance in (private subnets).
+    #[arg(long, conflicts_with_all = ["vpc_id", "subnets"])]
+    pub subnet_group: Option<String>,
+    /// Make a subnet group `<identifier>-private` of --subnets in this VPC (each checked to be
+    /// in it and to have no route to an internet gateway unless --public).
+    #[arg(long, requires = "subnets")]
+    pub vpc_id: Option<String>,
+    /// Subnets for --vpc-id, comma-separated, in at least two availability zones.
+    #[arg(long, value_delimiter = ',', requires = "vpc_id")]
+    pub subnets: Vec<String>,
+    /// The instance's security group (repeatable); the VPC's default group when absent.
+    #[arg(long = "security-group")]
+    pub security_groups: Vec<String>,
+    /// Let IAM users and roles log in with tokens (DB_AUTH=iam).
+    #[arg(long)]
+    pub iam_database_authentication: bool,
     /// Let RDS generate the master password and keep it in Secrets Manager.
     #[arg(long)]
     pub manage_master_user_password: bool,
@@ -247,6 +273,9 @@ pub(crate) async fn run(command: RdsCommand) -> anyhow::Result<()> {
         RdsCommand::Delete(args) => delete(&config, args).await,
         RdsCommand::Wait(args) => wait(&config, args).await,
         RdsCommand::AllowIp(args) => allow_ip(&config, args).await,
+        RdsCommand::AllowSg(args) => rds_network_cmd::allow_sg(&config, args).await,
+        RdsCommand::Revoke(args) => rds_network_cmd::revoke(&config, args).await,
+        RdsCommand::Audit(args) => rds_network_cmd::audit(&config, args).await,
     }
 }
 
@@ -278,6 +307,25 @@ async fn create(config: &aws::SdkConfig, args: CreateArgs) -> anyhow::Result<()>
         );
         output::line("warning: publicly accessible (see the log line above for the risk)");
     }
+    for group in &args.security_groups {
+        aws::ingress::Source::parse_group(group)?;
+    }
+    // Checked before anything is created: a subnet that is public or in another VPC stops here.
+    let subnet_group = match (&args.subnet_group, &args.vpc_id) {
+        (Some(name), _) => Some(name.clone()),
+        (None, Some(vpc)) => Some(
+            aws::subnet_group::ensure(
+                &aws::ec2_client(config),
+                &aws::rds_client(config),
+                &format!("{}-private", args.instance.identifier),
+                vpc,
+                &args.subnets,
+                args.public,
+            )
+            .await?,
+        ),
+        (None, None) => None,
+    };
     let options = CreateOptions {
         identifier: args.instance.identifier.clone(),
         class: args.class,
@@ -296,6 +344,9 @@ async fn create(config: &aws::SdkConfig, args: CreateArgs) -> anyhow::Result<()>
         publicly_accessible: args.public,
         availability_zone: args.availability_zone,
         credentials,
+        subnet_group,
+        security_groups: args.security_groups,
+        iam_database_authentication: args.iam_database_authentication,
     };
     let info = rds::create(&aws::rds_client(config), &options).await?;
     output::line(format!(
@@ -310,6 +361,22 @@ async fn status(config: &aws::SdkConfig, args: StatusArgs) -> anyhow::Result<()>
     let client = aws::rds_client(config);
     let info = rds::describe(&client, &args.instance.identifier).await?;
     print_info(&info);
+    // The audit's summary; `rds audit` has the details and the exit status.
+    let mut findings = aws::audit::instance_findings(&info);
+    for group in &info.security_groups {
+        match aws::ingress::inbound_rules(&aws::ec2_client(config), group).await {
+            Ok(rules) => findings.extend(aws::audit::rule_findings(group, &rules)),
+            Err(e) => output::line(format!("audit:      cannot read {group}'s rules ({e})")),
+        }
+    }
+    let to_fix = findings
+        .iter()
+        .filter(|f| f.level == aws::audit::Level::Fail)
+        .count();
+    output::line(format!(
+        "audit:      {to_fix} to fix, {} to note (`cruddur rds audit` for each)",
+        findings.len() - to_fix
+    ));
     if let Some(source) = &info.replica_of {
         output::line(format!("replica of: {source}"));
     }
@@ -396,6 +463,11 @@ fn print_info(info: &rds::InstanceInfo) {
         "public:     {}",
         or_dash(info.publicly_accessible.map(|p| p.to_string()))
     ));
+    if let Some(arn) = &info.master_secret_arn {
+        output::line(format!(
+            "secret:     export DB_AUTH=secret DB_SECRET_ARN='{arn}' (the master user's; use `cruddur db create-app-user --secret` for the app)"
+        ));
+    }
     match info.connection_url(DEFAULT_BUNDLE_PATH) {
         Some(url) => output::line(format!("export PROD_CONNECTION_URL='{url}'")),
         None => output::line("PROD_CONNECTION_URL: no endpoint yet (wait until available)"),

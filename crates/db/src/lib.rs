@@ -4,7 +4,8 @@
 //! - [`credentials`]: where a connection's password comes from (URL, secret, IAM token);
 //!   [`connect`]: opening one connection with it
 //! - [`pool`]: the pooled async client, [`error`]: typed errors
-//! - [`migrations`], [`seeds`], [`admin`]: schema, seed data, database administration
+//! - [`migrations`], [`seeds`], [`admin`]: schema, seed data, database administration;
+//!   [`roles`]: the app's least-privilege login role
 //! - [`activity`]: the one activity shape every route returns
 //! - [`activities`], [`users`], [`health`]: the queries behind the HTTP API
 //! - [`create_queue`]: group commit for concurrent creates
@@ -27,6 +28,7 @@ pub mod migrations;
 pub mod notify;
 pub mod pool;
 pub mod reads;
+pub mod roles;
 pub mod seeds;
 pub mod service;
 pub mod statement;
