@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
+use aws_sdk_ec2::types::{Filter, IpPermission, UserIdGroupPair};
 use aws_sdk_ec2::Client;
 
 use crate::error::{AwsError, SdkFailure};
@@ -229,28 +229,16 @@ pub async fn revoke(client: &Client, group: &str, source: &Source) -> Result<Rul
     if matching.is_empty() {
         return Ok(RuleChange::NothingToRemove);
     }
-    for rule in &matching {
-        let mut permission = IpPermission::builder()
-            .ip_protocol(&rule.protocol)
-            .set_from_port(rule.from_port)
-            .set_to_port(rule.to_port);
-        permission = match source {
-            Source::Group(id) => {
-                permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
-            }
-            Source::Cidr(cidr) if cidr.contains(':') => {
-                permission.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
-            }
-            Source::Cidr(cidr) => permission.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
-        };
-        client
-            .revoke_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(permission.build())
-            .send()
-            .await
-            .map_err(|e| group_error(SdkFailure::from(e), group))?;
-    }
+    // By rule id: exact, whatever the rule's other fields (description, owner) say.
+    client
+        .revoke_security_group_ingress()
+        .group_id(group)
+        .set_security_group_rule_ids(Some(
+            matching.iter().map(|r| r.rule_id.clone()).collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| group_error(SdkFailure::from(e), group))?;
     tracing::info!(group, %source, "security group rules removed");
     Ok(RuleChange::Removed(
         matching.into_iter().map(|r| r.rule_id).collect(),

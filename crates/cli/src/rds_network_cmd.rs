@@ -21,13 +21,12 @@ pub(crate) struct AllowSgArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-#[group(required = true, multiple = false, id = "revoked")]
 pub(crate) struct RevokeArgs {
     /// Remove the rules admitting this security group.
-    #[arg(long, group = "revoked")]
+    #[arg(long, required_unless_present = "ip", conflicts_with = "ip")]
     pub from: Option<String>,
     /// Remove the rules admitting this address or range (203.0.113.7 means /32; 0.0.0.0/0).
-    #[arg(long, group = "revoked")]
+    #[arg(long, required_unless_present = "from")]
     pub ip: Option<String>,
     /// Security group of the database.
     #[arg(long, env = "DB_SG_ID")]

@@ -3,6 +3,7 @@
 
 mod cognito;
 mod cognito_sync;
+mod db_auth;
 mod db_commands;
 mod errors;
 mod feed;
@@ -12,6 +13,7 @@ mod local;
 mod moto;
 mod production_safety;
 mod rds;
+mod rds_network;
 mod reliability;
 mod serve;
 

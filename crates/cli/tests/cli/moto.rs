@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_rds::config::Credentials;
 
-const REGIONS: [&str; 24] = [
+const REGIONS: [&str; 32] = [
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -38,6 +38,14 @@ const REGIONS: [&str; 24] = [
     "eu-central-2",
     "ap-southeast-3",
     "ap-south-2",
+    "ca-west-1",
+    "il-central-1",
+    "me-central-1",
+    "ap-southeast-4",
+    "eu-south-2",
+    "mx-central-1",
+    "ap-southeast-5",
+    "ap-southeast-7",
 ];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const FAKE_KEY: &str = "testing-access-key";
