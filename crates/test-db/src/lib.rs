@@ -3,6 +3,7 @@
 //! passes. Tests never need a server they did not start.
 
 pub mod cognito;
+pub mod moto;
 mod own_cluster;
 pub mod pgbouncer;
 pub mod reliability;

@@ -9,7 +9,7 @@ use predicates::prelude::*;
 use test_db::TestDb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::moto::{cruddur_aws, endpoint, fresh_region, sdk_config, FAKE_KEY, FAKE_SECRET};
+use crate::moto::{cruddur_aws, fresh_region, sdk_config};
 use crate::password;
 
 fn secrets(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
@@ -310,23 +310,15 @@ async fn under_load_a_rotated_password_fails_no_request_and_loses_no_create() {
         .and_then(|rest| rest.split('\'').next())
         .unwrap()
         .to_owned();
-    let endpoint = endpoint();
-    let (server, addr) = crate::serve::start_serve(
-        &bare_url(&db),
-        &["--no-write-limits"],
-        &[
-            ("DB_AUTH", "secret"),
-            ("DB_SECRET_ARN", &arn),
-            ("DB_MAX_CONNECTION_LIFETIME_SECS", "1"),
-            ("AWS_ENDPOINT_URL", &endpoint),
-            ("AWS_REGION", region),
-            ("AWS_ACCESS_KEY_ID", FAKE_KEY),
-            ("AWS_SECRET_ACCESS_KEY", FAKE_SECRET),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials"),
-        ],
-    );
+    let aws_env = test_db::moto::sdk_env(region);
+    let mut envs: Vec<(&str, &str)> = vec![
+        ("DB_AUTH", "secret"),
+        ("DB_SECRET_ARN", &arn),
+        // Every pooled connection is replaced within a second: new logins all through the run.
+        ("DB_MAX_CONNECTION_LIFETIME_SECS", "1"),
+    ];
+    envs.extend(aws_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let (server, addr) = crate::serve::start_serve(&bare_url(&db), &["--no-write-limits"], &envs);
     let owner = db.client().await;
     let started = Instant::now();
     let deadline = started + RUN;

@@ -90,6 +90,11 @@ async fn invoke(connection_url: &str, event: Value) -> Outcome {
 
 /// [`invoke`], and what the function logged.
 async fn invoke_logged(connection_url: &str, event: Value) -> (Outcome, String) {
+    invoke_with(&[("CONNECTION_URL", connection_url.to_owned())], event).await
+}
+
+/// Runs one event through the real binary with `envs`; what it reported and logged.
+async fn invoke_with(envs: &[(&str, String)], event: Value) -> (Outcome, String) {
     let log = tempfile::NamedTempFile::new().unwrap();
     let (reports, mut received) = mpsc::unbounded_channel();
     let emulator = Emulator {
@@ -118,7 +123,8 @@ async fn invoke_logged(connection_url: &str, event: Value) -> (Outcome, String) 
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 "/aws/lambda/cruddur-post-confirmation",
             )
-            .env("CONNECTION_URL", connection_url)
+            .env_remove("CONNECTION_URL")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::from(log.reopen().unwrap()))
             .stderr(Stdio::from(log.reopen().unwrap()))
             .spawn()
@@ -181,4 +187,42 @@ async fn the_binary_reports_an_error_when_the_database_is_down() {
         }
         other => panic!("expected an error report, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_binary_reads_its_login_and_the_database_from_a_secret() {
+    let db = TestDb::new().await;
+    let url = url::Url::parse(db.url().expose()).unwrap();
+    let region = test_db::moto::fresh_region();
+    // Where and as whom, from the secret alone: no CONNECTION_URL, no password anywhere in the
+    // function's environment.
+    let arn = test_db::moto::create_secret(
+        region,
+        "cruddur/lambda",
+        &serde_json::json!({
+            "username": url.username(),
+            "password": url.password().unwrap(),
+            "host": "127.0.0.1",
+            "port": url.port().unwrap(),
+            "dbname": db.name(),
+        })
+        .to_string(),
+    );
+    let mut envs = test_db::moto::sdk_env(region);
+    envs.push(("DB_AUTH", "secret".to_owned()));
+    envs.push(("DB_SECRET_ARN", arn));
+    let (outcome, log) = invoke_with(&envs, example_event()).await;
+    assert!(
+        matches!(&outcome, Outcome::Response(id, _) if id == "req-1"),
+        "{outcome:?}: {log}"
+    );
+    assert!(!log.contains(url.password().unwrap()), "{log}");
+    let recorded: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE handle = 'cruddurtester'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 1);
 }
