@@ -14,9 +14,19 @@ pub const ATTEMPT_TIMEOUT_SECS: u64 = 15;
 pub const OPERATION_TIMEOUT_SECS: u64 = 30;
 const MAX_ATTEMPTS: u32 = 3;
 
-/// The standard chain (environment, profile, SSO, instance metadata …) with our timeouts.
+/// The HTTPS client every AWS call goes through: rustls with ring (see the workspace manifest),
+/// the platform's root certificates.
+pub fn https_client() -> aws_sdk_rds::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The standard chain (environment, profile, instance metadata …) with our timeouts.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(CONNECT_TIMEOUT_SECS))

@@ -64,9 +64,7 @@ pub async fn resolve(
                 .as_deref()
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    DbAuthError::Invalid("DB_AUTH=secret needs DB_SECRET_ARN".into())
-                })?;
+                .ok_or_else(|| DbAuthError::Invalid("DB_AUTH=secret needs DB_SECRET_ARN".into()))?;
             let sdk = crate::config::load_checked().await?;
             let store = SecretsManagerStore::new(crate::secret_store::secrets_client(&sdk), arn);
             let credentials = SecretCredentials::new(store, options.secret_ttl);
@@ -163,10 +161,13 @@ pub async fn connect_settings(
     match (url, resolved) {
         (Some(settings), None) => Ok(settings),
         (Some(settings), Some(resolved)) => Ok(settings.with_credentials(resolved.provider)),
-        (None, Some(ResolvedAuth {
-            provider,
-            secret: Some(secret),
-        })) => {
+        (
+            None,
+            Some(ResolvedAuth {
+                provider,
+                secret: Some(secret),
+            }),
+        ) => {
             let raw = url_from_secret(&secret)?;
             let settings = db::DatabaseUrl::new(raw)
                 .parse()

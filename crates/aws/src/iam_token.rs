@@ -34,7 +34,9 @@ pub fn region_of_endpoint(host: &str) -> Option<String> {
     }
     let region = labels[rds - 1];
     let looks_like_region = region.split('-').count() >= 3
-        && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
     looks_like_region.then(|| region.to_owned())
 }
 
@@ -200,7 +202,10 @@ mod tests {
             UNIX_EPOCH + Duration::from_secs(1_709_251_198),
         )));
         let tokens = IamTokens::new(sdk_at(clock), "eu-west-3");
-        let token = tokens.token(HOST, 5432, "cruddur_app", false).await.unwrap();
+        let token = tokens
+            .token(HOST, 5432, "cruddur_app", false)
+            .await
+            .unwrap();
         assert_eq!(token.user, "cruddur_app");
         assert_eq!(token.password.expose_secret(), BOTOCORE);
     }
@@ -222,7 +227,11 @@ mod tests {
         for _ in 0..135 {
             let token = tokens.credentials(target, false).await.unwrap().remove(0);
             let age = clock.now().duration_since(date_of(&token)).unwrap();
-            assert!(age < REUSE_FOR, "a token {} s old was handed out", age.as_secs());
+            assert!(
+                age < REUSE_FOR,
+                "a token {} s old was handed out",
+                age.as_secs()
+            );
             assert!(age < Duration::from_secs(14 * 60));
             match &last {
                 Some(previous) if previous.same_as(&token) => reused += 1,
@@ -231,11 +240,17 @@ mod tests {
             last = Some(token);
             clock.advance(Duration::from_secs(20));
         }
-        assert_eq!(minted, 5, "one token per ten minutes: {minted} minted, {reused} reused");
+        assert_eq!(
+            minted, 5,
+            "one token per ten minutes: {minted} minted, {reused} reused"
+        );
         let before = last.unwrap();
         clock.advance(Duration::from_secs(1));
         let after_refusal = tokens.credentials(target, true).await.unwrap().remove(0);
-        assert!(!after_refusal.same_as(&before), "a refusal must mint a new token");
+        assert!(
+            !after_refusal.same_as(&before),
+            "a refusal must mint a new token"
+        );
         assert_eq!(date_of(&after_refusal), clock.now());
     }
 
@@ -248,7 +263,11 @@ mod tests {
             port: 5432,
             user: None,
         };
-        let err = tokens.credentials(target, false).await.unwrap_err().to_string();
+        let err = tokens
+            .credentials(target, false)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs the database user"), "{err}");
     }
 

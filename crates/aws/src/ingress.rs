@@ -35,18 +35,17 @@ impl Source {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (raw, None),
         };
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| AwsError::Invalid(format!("`{raw}` is not an IP address or CIDR range")))?;
+        let ip: IpAddr = addr.parse().map_err(|_| {
+            AwsError::Invalid(format!("`{raw}` is not an IP address or CIDR range"))
+        })?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| AwsError::Invalid(format!("`{raw}` has no valid prefix length")))?,
-        };
+        let prefix =
+            match prefix {
+                None => max,
+                Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                    AwsError::Invalid(format!("`{raw}` has no valid prefix length"))
+                })?,
+            };
         Ok(Self::Cidr(format!("{ip}/{prefix}")))
     }
 
@@ -233,9 +232,7 @@ pub async fn revoke(client: &Client, group: &str, source: &Source) -> Result<Rul
     client
         .revoke_security_group_ingress()
         .group_id(group)
-        .set_security_group_rule_ids(Some(
-            matching.iter().map(|r| r.rule_id.clone()).collect(),
-        ))
+        .set_security_group_rule_ids(Some(matching.iter().map(|r| r.rule_id.clone()).collect()))
         .send()
         .await
         .map_err(|e| group_error(SdkFailure::from(e), group))?;
@@ -280,13 +277,25 @@ mod tests {
 
     #[test]
     fn sources_parse_into_canonical_ranges() {
-        assert_eq!(Source::parse_cidr("203.0.113.7").unwrap(), Source::Cidr("203.0.113.7/32".into()));
-        assert_eq!(Source::parse_cidr("10.0.0.0/8").unwrap(), Source::Cidr("10.0.0.0/8".into()));
-        assert_eq!(Source::parse_cidr("2001:db8::1").unwrap(), Source::Cidr("2001:db8::1/128".into()));
+        assert_eq!(
+            Source::parse_cidr("203.0.113.7").unwrap(),
+            Source::Cidr("203.0.113.7/32".into())
+        );
+        assert_eq!(
+            Source::parse_cidr("10.0.0.0/8").unwrap(),
+            Source::Cidr("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            Source::parse_cidr("2001:db8::1").unwrap(),
+            Source::Cidr("2001:db8::1/128".into())
+        );
         for bad in ["", "10.0.0.0/33", "host.example", "1.2.3.4/x", "::/129"] {
             assert!(Source::parse_cidr(bad).is_err(), "{bad}");
         }
-        assert_eq!(Source::parse_group("sg-0abc12").unwrap(), Source::Group("sg-0abc12".into()));
+        assert_eq!(
+            Source::parse_group("sg-0abc12").unwrap(),
+            Source::Group("sg-0abc12".into())
+        );
         for bad in ["", "sg-", "sgr-0abc", "sg-xyz", "0abc"] {
             assert!(Source::parse_group(bad).is_err(), "{bad}");
         }

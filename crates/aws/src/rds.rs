@@ -486,7 +486,10 @@ mod tests {
         assert_eq!(input.get_backup_retention_period(), &Some(0));
         assert_eq!(input.get_deletion_protection(), &Some(false));
         assert_eq!(input.get_publicly_accessible(), &Some(false));
-        assert_eq!(input.get_db_subnet_group_name().as_deref(), Some("cruddur-private"));
+        assert_eq!(
+            input.get_db_subnet_group_name().as_deref(),
+            Some("cruddur-private")
+        );
         assert_eq!(
             input.get_vpc_security_group_ids().as_deref(),
             Some(&["sg-0123abcd".to_owned()][..])

@@ -40,7 +40,12 @@ async fn route_table_of(
     let main = ec2
         .describe_route_tables()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(Filter::builder().name("association.main").values("true").build())
+        .filters(
+            Filter::builder()
+                .name("association.main")
+                .values("true")
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| SdkFailure::from(e).into_error())?;

@@ -254,7 +254,11 @@ async fn connect(target: &Target) -> anyhow::Result<()> {
     // list, /proc/PID/environ for the same user, crash reports, child processes of psql).
     let passfile = login.as_ref().map(passfile_for).transpose()?;
     let mut cmd = tokio::process::Command::new(&psql);
-    cmd.arg(url.as_str()).env_remove(crate::target::PASSWORD_ENV);
+    // Our environment holds the URLs with their passwords and the AWS keys: psql gets only what a
+    // terminal session needs.
+    cmd.arg(url.as_str())
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(name, _)| psql_may_see(name)));
     if let Some(file) = &passfile {
         cmd.env("PGPASSFILE", file.path());
     }
@@ -273,6 +277,32 @@ async fn connect(target: &Target) -> anyhow::Result<()> {
         bail!("psql ended with {status}");
     }
     Ok(())
+}
+
+/// The variables of ours psql is given: terminal, locale, pager and editor, psql's own settings,
+/// and the CA bundle. Never a URL, a password or an AWS key.
+fn psql_may_see(name: &std::ffi::OsStr) -> bool {
+    const ALLOWED: [&str; 17] = [
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TERM",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "COLUMNS",
+        "LINES",
+        "PAGER",
+        "PSQL_PAGER",
+        "PSQL_HISTORY",
+        "PSQLRC",
+        "EDITOR",
+        "VISUAL",
+        "PGSSLROOTCERT",
+    ];
+    name.to_str()
+        .is_some_and(|n| ALLOWED.contains(&n) || n.starts_with("LC_"))
 }
 
 /// A private password file (mode 0600) matching any host, port, database and user: it exists

@@ -119,7 +119,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(not(feature = "aws"))]
         Command::Rds(_) => Err(aws_unavailable::error("rds")),
         #[cfg(feature = "aws")]
-        Command::Cognito(command) => cognito_cmd::run(command, cli.connection.resolve().await?).await,
+        Command::Cognito(command) => {
+            cognito_cmd::run(command, cli.connection.resolve().await?).await
+        }
         #[cfg(not(feature = "aws"))]
         Command::Cognito(_) => Err(aws_unavailable::error("cognito")),
         Command::Local(command) => local_cmd::run(command, &cli.connection).await,

@@ -16,7 +16,10 @@ pub(crate) struct AllowSgArgs {
     #[arg(long, env = "DB_SG_ID")]
     pub group_id: Option<String>,
     /// The rule's description.
-    #[arg(long, default_value = "cruddur: PostgreSQL from the app's security group")]
+    #[arg(
+        long,
+        default_value = "cruddur: PostgreSQL from the app's security group"
+    )]
     pub description: String,
 }
 
@@ -86,12 +89,8 @@ pub(crate) async fn revoke(config: &aws::SdkConfig, args: RevokeArgs) -> anyhow:
 pub(crate) async fn audit(config: &aws::SdkConfig, args: AuditArgs) -> anyhow::Result<()> {
     output::heading("rds-audit");
     let id = &args.instance.identifier;
-    let (info, findings) = audit::audit(
-        &aws::rds_client(config),
-        &aws::ec2_client(config),
-        id,
-    )
-    .await?;
+    let (info, findings) =
+        audit::audit(&aws::rds_client(config), &aws::ec2_client(config), id).await?;
     output::line(format!(
         "{id}: security groups {}, subnet group {}",
         if info.security_groups.is_empty() {

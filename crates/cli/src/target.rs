@@ -266,7 +266,11 @@ impl Target {
                 port,
                 user: settings.pg.get_user(),
             };
-            let first = provider.credentials(target, false).await?.into_iter().next();
+            let first = provider
+                .credentials(target, false)
+                .await?
+                .into_iter()
+                .next();
             return Ok(first.map(|c| Login {
                 user: c.user,
                 password: c.password,

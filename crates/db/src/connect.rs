@@ -102,9 +102,7 @@ async fn with_provider(
                 "the server refused every password of {} for {} s (user {})",
                 provider.source(),
                 ROTATION_WINDOW.as_secs(),
-                candidates
-                    .first()
-                    .map_or("unknown", |c| c.user.as_str())
+                candidates.first().map_or("unknown", |c| c.user.as_str())
             )));
         }
         refused = true;

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(" secret\n".parse(), Ok(DbAuth::Secret));
         assert_eq!("iam".parse(), Ok(DbAuth::Iam));
         let err = "kerberos".parse::<DbAuth>().unwrap_err();
-        assert!(err.contains("kerberos") && err.contains("password, secret, iam"), "{err}");
+        assert!(
+            err.contains("kerberos") && err.contains("password, secret, iam"),
+            "{err}"
+        );
         assert_eq!(DbAuth::default(), DbAuth::Password);
     }
 

@@ -134,10 +134,7 @@ impl Pool {
     }
 
     /// Statements on `client`, a connection of this pool.
-    pub fn statements_on<'a>(
-        &self,
-        client: &'a ClientWrapper,
-    ) -> Statements<'a> {
+    pub fn statements_on<'a>(&self, client: &'a ClientWrapper) -> Statements<'a> {
         Statements::new(client, self.pooler)
     }
 }
@@ -183,17 +180,15 @@ pub fn build_pool(settings: &ConnectSettings, tuning: &PoolSettings) -> Result<P
         .runtime(Runtime::Tokio1);
     let builder = match pooler {
         Pooler::None => builder,
-        Pooler::Transaction => {
-            builder.post_create(Hook::async_fn(|client, _| {
-                Box::pin(async move {
-                    learn_types(client)
-                        .await
-                        .map_err(|e| HookError::Backend(DbError::from(e)))?;
-                    warn_without_statement_timeout(client).await;
-                    Ok(())
-                })
-            }))
-        }
+        Pooler::Transaction => builder.post_create(Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                learn_types(client)
+                    .await
+                    .map_err(|e| HookError::Backend(DbError::from(e)))?;
+                warn_without_statement_timeout(client).await;
+                Ok(())
+            })
+        })),
     };
     let inner = builder
         .build()

@@ -160,9 +160,21 @@ mod tests {
         let two = generate_password();
         use secrecy::ExposeSecret;
         assert_eq!(one.expose_secret().len(), 40);
-        assert!(one.expose_secret().chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(one
+            .expose_secret()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(one.expose_secret(), two.expose_secret());
-        for bad in ["", "1app", "App", "app-user", "app user", "pg_app", "a\"b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1app",
+            "App",
+            "app-user",
+            "app user",
+            "pg_app",
+            "a\"b",
+            &"a".repeat(64),
+        ] {
             assert!(parse_role_name(bad).is_err(), "{bad}");
         }
     }

@@ -82,7 +82,9 @@ async fn connect_settings(url: Option<db::ConnectSettings>) -> Result<db::Connec
                 .parse::<u64>()
                 .ok()
                 .filter(|s| *s > 0)
-                .ok_or_else(|| Error::from("DB_SECRET_TTL_SECS is not a positive number of seconds"))?,
+                .ok_or_else(|| {
+                    Error::from("DB_SECRET_TTL_SECS is not a positive number of seconds")
+                })?,
         ),
         None => db::credentials::secret::DEFAULT_SECRET_TTL,
     };

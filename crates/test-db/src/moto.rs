@@ -179,6 +179,9 @@ pub fn sdk_env(region: &str) -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", FAKE_SECRET.to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_owned()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials".to_owned()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials".to_owned(),
+        ),
     ]
 }

@@ -70,17 +70,21 @@ async fn login(db: &TestDb, user: &str, password: &str) -> Result<tokio_postgres
         db.name()
     );
     let settings = db::DatabaseUrl::new(url).parse().unwrap();
-    db::pool::connect(&settings).await.map_err(|e| e.to_string())
+    db::pool::connect(&settings)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
-async fn a_secret_that_is_missing_malformed_or_wrong_is_one_line_naming_the_arn_never_the_password(
-) {
+async fn a_secret_that_is_missing_malformed_or_wrong_is_one_line_naming_the_arn_never_the_password()
+{
     let region = fresh_region();
     let db = TestDb::new().await;
     let status = |envs: &[(&str, &str)]| {
         let mut command = cruddur_aws(region);
-        command.args(["db", "status"]).env("CONNECTION_URL", bare_url(&db));
+        command
+            .args(["db", "status"])
+            .env("CONNECTION_URL", bare_url(&db));
         for (key, value) in envs {
             command.env(key, value);
         }
@@ -96,7 +100,8 @@ async fn a_secret_that_is_missing_malformed_or_wrong_is_one_line_naming_the_arn_
             assert!(errors[0].contains(part), "{part}: {stderr}");
         }
     };
-    let missing = format!("arn:aws:secretsmanager:{region}:123456789012:secret:cruddur-missing-AbCdEf");
+    let missing =
+        format!("arn:aws:secretsmanager:{region}:123456789012:secret:cruddur-missing-AbCdEf");
     let assert = status(&[("DB_AUTH", "secret"), ("DB_SECRET_ARN", &missing)]).failure();
     one_line_error(&assert, &[&missing, "not found"], &password());
 
@@ -116,7 +121,11 @@ async fn a_secret_that_is_missing_malformed_or_wrong_is_one_line_naming_the_arn_
     )
     .await;
     let assert = status(&[("DB_AUTH", "secret"), ("DB_SECRET_ARN", &wrong)]).failure();
-    one_line_error(&assert, &[&wrong, "refused every password"], "wrong-hunter2");
+    one_line_error(
+        &assert,
+        &[&wrong, "refused every password"],
+        "wrong-hunter2",
+    );
 
     let assert = status(&[("DB_AUTH", "secret")]).failure();
     one_line_error(&assert, &["needs DB_SECRET_ARN"], &password());
@@ -145,7 +154,14 @@ async fn create_app_user_keeps_its_password_in_a_secret_and_the_role_gets_rows_b
     let db = TestDb::new().await;
     let role = format!("app_{}", db.name());
     let assert = cruddur_aws(region)
-        .args(["db", "create-app-user", "--role", &role, "--secret", "cruddur/app"])
+        .args([
+            "db",
+            "create-app-user",
+            "--role",
+            &role,
+            "--secret",
+            "cruddur/app",
+        ])
         .env("CONNECTION_URL", db.url().expose())
         .assert()
         .success();
@@ -204,7 +220,10 @@ async fn create_app_user_keeps_its_password_in_a_secret_and_the_role_gets_rows_b
         );
     }
     let superuser: bool = app
-        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -248,11 +267,7 @@ async fn status_of(addr: &str, request: &str) -> u16 {
         return 0;
     }
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        stream.read_to_end(&mut answer),
-    )
-    .await;
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
     if !matches!(read, Ok(Ok(_))) {
         return 0;
     }
@@ -266,7 +281,10 @@ async fn status_of(addr: &str, request: &str) -> u16 {
 /// Sets the role's password as an operator would by hand.
 async fn alter_password(owner: &tokio_postgres::Client, role: &str, password: &str) {
     let statement: String = owner
-        .query_one("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", &[&role, &password])
+        .query_one(
+            "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
+            &[&role, &password],
+        )
         .await
         .unwrap()
         .get(0);
@@ -300,7 +318,14 @@ async fn under_load_a_rotated_password_fails_no_request_and_loses_no_create() {
     db::seeds::seed(&mut db.client().await).await.unwrap();
     let role = format!("app_{}", db.name());
     let assert = cruddur_aws(region)
-        .args(["db", "create-app-user", "--role", &role, "--secret", "cruddur/rotating"])
+        .args([
+            "db",
+            "create-app-user",
+            "--role",
+            &role,
+            "--secret",
+            "cruddur/rotating",
+        ])
         .env("CONNECTION_URL", db.url().expose())
         .assert()
         .success();
@@ -327,8 +352,12 @@ async fn under_load_a_rotated_password_fails_no_request_and_loses_no_create() {
     let creates = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
-        let (addr, failures, reads, creates) =
-            (addr.clone(), failures.clone(), reads.clone(), creates.clone());
+        let (addr, failures, reads, creates) = (
+            addr.clone(),
+            failures.clone(),
+            reads.clone(),
+            creates.clone(),
+        );
         clients.push(tokio::spawn(async move {
             let mut n = 0u64;
             // Bounded by time and by count.
@@ -393,7 +422,10 @@ async fn under_load_a_rotated_password_fails_no_request_and_loses_no_create() {
     );
     eprintln!("{reads} reads and {creates} creates answered 2xx, {failures} not");
     assert_eq!(failures, 0, "requests that failed during the rotations");
-    assert!(reads > 1_000 && creates > 1_000, "too little load to prove anything: {reads} reads, {creates} creates");
+    assert!(
+        reads > 1_000 && creates > 1_000,
+        "too little load to prove anything: {reads} reads, {creates} creates"
+    );
     let row = owner
         .query_one(
             "SELECT count(*), count(DISTINCT message) FROM activities WHERE message LIKE 'rotation %'",
@@ -405,5 +437,7 @@ async fn under_load_a_rotated_password_fails_no_request_and_loses_no_create() {
     assert_eq!(rows, creates as i64, "every answered create is one row");
     assert_eq!(distinct, rows, "no create written twice");
     // The role's password is the last one, and it is what the server now logs in with.
-    login(&db, &role, current["password"].as_str().unwrap()).await.unwrap();
+    login(&db, &role, current["password"].as_str().unwrap())
+        .await
+        .unwrap();
 }

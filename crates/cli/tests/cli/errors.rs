@@ -121,6 +121,7 @@ fn help_lists_exactly_the_db_commands_and_each_has_its_own_help() {
         "kill-sessions",
         "setup",
         "purge",
+        "create-app-user",
     ];
     let mut expected: Vec<String> = commands.iter().map(|c| (*c).to_owned()).collect();
     expected.push("help".to_owned());

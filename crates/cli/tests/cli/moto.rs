@@ -32,6 +32,7 @@ pub(crate) fn cruddur_aws(region: &str) -> assert_cmd::Command {
 /// SDK configuration for checking the emulator's state from the test.
 pub(crate) async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws::config::https_client())
         .endpoint_url(endpoint())
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(FAKE_KEY, FAKE_SECRET, None, None, "tests"))

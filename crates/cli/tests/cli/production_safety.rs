@@ -186,7 +186,7 @@ async fn up_on_an_empty_database_elsewhere_serves_it_without_demo_users() {
 }
 
 #[tokio::test]
-async fn connect_gives_psql_the_password_in_its_environment_never_in_argv() {
+async fn connect_passes_the_password_in_a_private_file_never_argv_or_env() {
     let db = TestDb::new().await;
     let port = test_db::cluster().port();
     // The password as user info, and as a query parameter.
@@ -202,18 +202,19 @@ async fn connect_gives_psql_the_password_in_its_environment_never_in_argv() {
     }
 }
 
-/// Runs `db connect` on `url` with a fake psql that records its arguments and environment.
+/// Runs `db connect` on `url` with a fake psql that records its arguments, its environment and
+/// the password file it was given.
 fn psql_call_for(url: &str, dbname: &str) {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("psql-call");
     let fake = dir.path().join("psql");
-    // Records what a process listing would show, and whether the password arrived by env.
+    // Records what a process listing would show, the environment (as /proc/PID/environ would),
+    // and the password file's path, mode and content.
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}'\n[ \"$PGPASSWORD\" = '{1}' ] && echo env-ok >> '{0}'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}'\nenv > '{0}.env'\nprintf '%s\\n' \"$PGPASSFILE\" > '{0}.file'\nstat -c %a \"$PGPASSFILE\" >> '{0}.file'\ncat \"$PGPASSFILE\" >> '{0}.file'\n",
             record.display(),
-            password()
         ),
     )
     .unwrap();
@@ -236,8 +237,19 @@ fn psql_call_for(url: &str, dbname: &str) {
         !call.lines().any(|l| l.contains(&password())),
         "password in argv: {call}"
     );
+    let env = std::fs::read_to_string(format!("{}.env", record.display())).unwrap();
+    assert!(!env.contains(&password()), "password in psql's environment");
+    let file = std::fs::read_to_string(format!("{}.file", record.display())).unwrap();
+    let mut lines = file.lines();
+    let path = lines.next().unwrap();
+    assert_eq!(lines.next(), Some("600"), "{file}");
+    assert_eq!(
+        lines.next(),
+        Some(format!("*:*:*:*:{}", password()).as_str()),
+        "the password file holds the password"
+    );
     assert!(
-        call.ends_with("env-ok\n"),
-        "password not in PGPASSWORD: {call}"
+        !std::path::Path::new(path).exists(),
+        "the password file is removed when psql exits"
     );
 }

@@ -286,7 +286,14 @@ async fn create_puts_a_private_instance_in_the_subnets_and_group_given_and_refus
 
     let rds = aws_sdk_rds::Client::new(&sdk_config(region).await);
     let assert = cruddur_aws(region)
-        .args(["rds", "create", "--identifier", "exposed", "--vpc-id", &net.vpc])
+        .args([
+            "rds",
+            "create",
+            "--identifier",
+            "exposed",
+            "--vpc-id",
+            &net.vpc,
+        ])
         .args(["--subnets", &format!("{private_a},{public}")])
         .env("MASTER_USERNAME", "cruddurroot")
         .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
@@ -406,7 +413,11 @@ async fn audit_names_every_finding_and_passes_only_a_private_protected_instance(
     );
     assert!(!out.contains("publicly accessible"), "{out}");
     assert!(!out.contains("not encrypted"), "{out}");
-    assert!(stderr_of(&assert).contains("4 finding(s)"), "{}", stderr_of(&assert));
+    assert!(
+        stderr_of(&assert).contains("4 finding(s)"),
+        "{}",
+        stderr_of(&assert)
+    );
     let status = cruddur_aws(region)
         .args(["rds", "status", "--identifier", "seedlike"])
         .assert()

@@ -176,14 +176,12 @@ impl<S: SecretStore> SecretCredentials<S> {
 
     async fn read(&self) -> Result<(DbSecret, Vec<Credentials>), CredentialError> {
         let arn = self.store.arn();
-        let current_text =
-            self.store
-                .fetch(Stage::Current)
-                .await?
-                .ok_or_else(|| CredentialError::SecretUnreadable {
-                    arn: arn.to_owned(),
-                    reason: "it has no AWSCURRENT version".into(),
-                })?;
+        let current_text = self.store.fetch(Stage::Current).await?.ok_or_else(|| {
+            CredentialError::SecretUnreadable {
+                arn: arn.to_owned(),
+                reason: "it has no AWSCURRENT version".into(),
+            }
+        })?;
         let current = DbSecret::parse(arn, &current_text)?;
         let mut candidates = vec![current.credentials.clone()];
         for stage in [Stage::Pending, Stage::Previous] {
@@ -196,7 +194,9 @@ impl<S: SecretStore> SecretCredentials<S> {
                             candidates.push(other.credentials);
                         }
                     }
-                    Err(e) => tracing::debug!(stage = stage.label(), error = %e, "ignoring a secret version"),
+                    Err(e) => {
+                        tracing::debug!(stage = stage.label(), error = %e, "ignoring a secret version")
+                    }
                 },
                 Ok(None) => {}
                 Err(e) => {
@@ -278,7 +278,10 @@ mod tests {
         let managed = parse(r#"{"username":"root","password":"hunter2!"}"#).unwrap();
         assert_eq!(managed.credentials.user, "root");
         assert_eq!(managed.credentials.password.expose_secret(), "hunter2!");
-        assert_eq!((managed.host, managed.port, managed.dbname), (None, None, None));
+        assert_eq!(
+            (managed.host, managed.port, managed.dbname),
+            (None, None, None)
+        );
         let app = parse(
             r#"{"engine":"postgres","host":"db.example.com","port":5432,"username":"cruddur_app","password":"pw","dbname":"cruddur"}"#,
         )
@@ -286,7 +289,12 @@ mod tests {
         assert_eq!(app.host.as_deref(), Some("db.example.com"));
         assert_eq!(app.port, Some(5432));
         assert_eq!(app.dbname.as_deref(), Some("cruddur"));
-        assert_eq!(parse(r#"{"username":"u","password":"p","port":"6543"}"#).unwrap().port, Some(6543));
+        assert_eq!(
+            parse(r#"{"username":"u","password":"p","port":"6543"}"#)
+                .unwrap()
+                .port,
+            Some(6543)
+        );
     }
 
     #[test]
@@ -297,8 +305,14 @@ mod tests {
             (r#"{"password":"hunter2"}"#, "no `username`"),
             (r#"{"username":"app"}"#, "no `password`"),
             (r#"{"username":"app","password":""}"#, "no `password`"),
-            (r#"{"username":"app","password":"hunter2","port":70000}"#, "`port`"),
-            (r#"{"username":"app","password":"hunter2","port":"x"}"#, "`port`"),
+            (
+                r#"{"username":"app","password":"hunter2","port":70000}"#,
+                "`port`",
+            ),
+            (
+                r#"{"username":"app","password":"hunter2","port":"x"}"#,
+                "`port`",
+            ),
             (r#"{"username":7,"password":"hunter2"}"#, "wrong type"),
         ];
         for (json, expected) in cases {

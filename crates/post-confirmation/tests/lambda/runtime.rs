@@ -220,7 +220,10 @@ async fn the_binary_reads_its_login_and_the_database_from_a_secret() {
     let recorded: i64 = db
         .client()
         .await
-        .query_one("SELECT count(*) FROM users WHERE handle = 'cruddurtester'", &[])
+        .query_one(
+            "SELECT count(*) FROM users WHERE handle = 'cruddurtester'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
