@@ -148,6 +148,39 @@ async fn a_secret_that_is_missing_malformed_or_wrong_is_one_line_naming_the_arn_
         .stdout(predicate::str::contains(password()).not());
 }
 
+/// The other order of AWS's stale window: the secret already holds a password the database
+/// does not know yet (and here never will). The secret's previous version still logs in.
+#[tokio::test]
+async fn a_secret_ahead_of_the_database_logs_in_with_its_previous_version() {
+    let region = fresh_region();
+    let db = TestDb::new().await;
+    let arn = put_secret(
+        region,
+        "cruddur-ahead",
+        serde_json::json!({"username": "postgres", "password": password()}),
+    )
+    .await;
+    put_password(
+        region,
+        &arn,
+        &serde_json::json!({"username": "postgres"}),
+        "not-set-on-the-database",
+    )
+    .await;
+    assert_eq!(
+        secret_value(region, &arn, "AWSPREVIOUS").await["password"],
+        password().as_str()
+    );
+    cruddur_aws(region)
+        .args(["db", "status"])
+        .env("CONNECTION_URL", bare_url(&db))
+        .env("DB_AUTH", "secret")
+        .env("DB_SECRET_ARN", &arn)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("== db-status"));
+}
+
 #[tokio::test]
 async fn create_app_user_keeps_its_password_in_a_secret_and_the_role_gets_rows_but_no_ddl() {
     let region = fresh_region();
