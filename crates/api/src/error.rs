@@ -130,7 +130,11 @@ impl From<Refused> for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Unavailable { .. } | DbError::Timeout => Self::Unavailable(e),
+            // A credentials provider with nothing to give (the secret store or the AWS
+            // credentials chain not answering) is a dependency down, like the database.
+            DbError::Unavailable { .. } | DbError::Timeout | DbError::Credentials(_) => {
+                Self::Unavailable(e)
+            }
             DbError::Conflict { .. } => Self::Conflict(e),
             DbError::InvalidValue { .. } | DbError::Violation { .. } => Self::InvalidValue(e),
             other => Self::Internal(Box::new(other)),
