@@ -3,8 +3,17 @@
 
 use crate::target::{ConnectionArgs, Target};
 
-#[cfg(feature = "aws")]
+/// The database `args` name, with `DB_AUTH`'s credentials (read now, so a wrong secret stops
+/// the command here).
 pub(crate) async fn resolve(args: &ConnectionArgs) -> anyhow::Result<Target> {
+    if args.auth.db_auth == db::credentials::DbAuth::Password {
+        return args.resolve_url(None);
+    }
+    with_provider(args).await
+}
+
+#[cfg(feature = "aws")]
+async fn with_provider(args: &ConnectionArgs) -> anyhow::Result<Target> {
     use anyhow::{bail, Context};
 
     let options = aws::db_auth::DbAuthOptions {
@@ -44,7 +53,7 @@ pub(crate) async fn resolve(args: &ConnectionArgs) -> anyhow::Result<Target> {
 }
 
 #[cfg(not(feature = "aws"))]
-pub(crate) async fn resolve(args: &ConnectionArgs) -> anyhow::Result<Target> {
+async fn with_provider(args: &ConnectionArgs) -> anyhow::Result<Target> {
     Err(crate::aws_unavailable::unavailable(&format!(
         "DB_AUTH={}",
         args.auth.db_auth

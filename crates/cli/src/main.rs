@@ -12,6 +12,8 @@ mod lambda_cmd;
 mod local_cmd;
 mod output;
 #[cfg(feature = "aws")]
+mod rds_args;
+#[cfg(feature = "aws")]
 mod rds_cmd;
 #[cfg(feature = "aws")]
 mod rds_network_cmd;
@@ -107,20 +109,24 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => serve_cmd::up(cli.connection.resolve().await?, args).await,
-        Command::Serve(args) => serve_cmd::serve(cli.connection.resolve().await?, args).await,
+        Command::Up(args) => serve_cmd::up(db_auth::resolve(&cli.connection).await?, args).await,
+        Command::Serve(args) => {
+            serve_cmd::serve(db_auth::resolve(&cli.connection).await?, args).await
+        }
         Command::Db(command) => {
-            let target = cli.connection.resolve().await?;
+            let target = db_auth::resolve(&cli.connection).await?;
             db_cmd::run(command, target).await
         }
-        Command::Lambda(command) => lambda_cmd::run(command, cli.connection.resolve().await?).await,
+        Command::Lambda(command) => {
+            lambda_cmd::run(command, db_auth::resolve(&cli.connection).await?).await
+        }
         #[cfg(feature = "aws")]
         Command::Rds(command) => rds_cmd::run(command).await,
         #[cfg(not(feature = "aws"))]
         Command::Rds(_) => Err(aws_unavailable::error("rds")),
         #[cfg(feature = "aws")]
         Command::Cognito(command) => {
-            cognito_cmd::run(command, cli.connection.resolve().await?).await
+            cognito_cmd::run(command, db_auth::resolve(&cli.connection).await?).await
         }
         #[cfg(not(feature = "aws"))]
         Command::Cognito(_) => Err(aws_unavailable::error("cognito")),

@@ -9,6 +9,7 @@ use aws::security_group::{self, AllowOutcome};
 use secrecy::SecretString;
 
 use crate::output;
+use crate::rds_args::InstanceArgs;
 use crate::rds_network_cmd;
 
 /// Where `rds status` assumes Amazon's CA bundle lives in the printed URL.
@@ -44,17 +45,6 @@ pub(crate) enum RdsCommand {
     /// to single addresses, encryption, backups, deletion protection, a managed master secret;
     /// exits non-zero when something is wrong.
     Audit(rds_network_cmd::AuditArgs),
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct InstanceArgs {
-    /// DB instance identifier.
-    #[arg(
-        long,
-        env = "DB_INSTANCE_IDENTIFIER",
-        default_value = "cruddur-db-instance"
-    )]
-    pub identifier: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]

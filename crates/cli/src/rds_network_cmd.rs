@@ -39,7 +39,7 @@ pub(crate) struct RevokeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct AuditArgs {
     #[command(flatten)]
-    pub instance: crate::rds_cmd::InstanceArgs,
+    pub instance: crate::rds_args::InstanceArgs,
 }
 
 pub(crate) async fn allow_sg(config: &aws::SdkConfig, args: AllowSgArgs) -> anyhow::Result<()> {

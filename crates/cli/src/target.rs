@@ -137,14 +137,6 @@ pub(crate) struct Target {
 }
 
 impl ConnectionArgs {
-    /// The database, with `DB_AUTH`'s credentials (read now, so a wrong secret stops here).
-    pub(crate) async fn resolve(&self) -> anyhow::Result<Target> {
-        if self.auth.db_auth == db::credentials::DbAuth::Password {
-            return self.resolve_url(None);
-        }
-        crate::db_auth::resolve(self).await
-    }
-
     /// The URL configured for this command and where it came from: `--url`, else
     /// `PROD_CONNECTION_URL` with `--prod`, else `CONNECTION_URL`; `None` when there is none.
     pub(crate) fn configured_url(&self) -> anyhow::Result<(Option<String>, &'static str)> {

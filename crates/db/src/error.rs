@@ -1,7 +1,8 @@
 //! The data layer's error type: what happened, in terms the API and the CLI can act on.
 //! Messages never contain connection URLs, passwords or row values.
 
-use crate::pool::PoolError;
+/// A checkout failure of the pool (`crate::pool`), before it becomes a [`DbError`].
+type PoolError = deadpool::managed::PoolError<DbError>;
 use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
