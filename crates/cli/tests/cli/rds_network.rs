@@ -1,6 +1,7 @@
 //! `cruddur rds allow-sg | revoke | audit` and `create`'s placement, against moto on 127.0.0.1.
 //! What the commands did is read back with the SDK's own describe calls, not with our code.
 
+use aws_sdk_ec2::types::builders::IpPermissionBuilder;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, SecurityGroupRule, UserIdGroupPair};
 use predicates::prelude::*;
 
@@ -82,38 +83,37 @@ impl Network {
             .collect()
     }
 
-    async fn allow_cidr(&self, group: &str, cidr: &str) {
+    /// Adds the inbound rule tcp 5432 from `from` to `group`, as an operator would by hand.
+    async fn allow(
+        &self,
+        group: &str,
+        from: impl FnOnce(IpPermissionBuilder) -> IpPermissionBuilder,
+    ) {
+        let permission = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432);
         self.ec2
             .authorize_security_group_ingress()
             .group_id(group)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(5432)
-                    .to_port(5432)
-                    .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-                    .build(),
-            )
+            .ip_permissions(from(permission).build())
             .send()
             .await
             .unwrap();
     }
 
+    async fn allow_cidr(&self, group: &str, cidr: &str) {
+        self.allow(group, |p| {
+            p.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+        })
+        .await;
+    }
+
     async fn allow_group(&self, group: &str, from: &str) {
-        self.ec2
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(5432)
-                    .to_port(5432)
-                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(from).build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        self.allow(group, |p| {
+            p.user_id_group_pairs(UserIdGroupPair::builder().group_id(from).build())
+        })
+        .await;
     }
 }
 
