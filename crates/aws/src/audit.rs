@@ -100,11 +100,20 @@ pub async fn audit(
     identifier: &str,
 ) -> Result<(InstanceInfo, Vec<Finding>), AwsError> {
     let info = rds::describe(rds_client, identifier).await?;
-    let mut found = instance_findings(&info);
+    let found = findings(ec2, &info).await?;
+    Ok((info, found))
+}
+
+/// The findings for an instance already described, failures first.
+pub async fn findings(
+    ec2: &aws_sdk_ec2::Client,
+    info: &InstanceInfo,
+) -> Result<Vec<Finding>, AwsError> {
+    let mut found = instance_findings(info);
     for group in &info.security_groups {
         let rules = ingress::inbound_rules(ec2, group).await?;
         found.extend(rule_findings(group, &rules));
     }
     found.sort_by_key(|f| std::cmp::Reverse(f.level));
-    Ok((info, found))
+    Ok(found)
 }

@@ -352,21 +352,21 @@ async fn status(config: &aws::SdkConfig, args: StatusArgs) -> anyhow::Result<()>
     let info = rds::describe(&client, &args.instance.identifier).await?;
     print_info(&info);
     // The audit's summary; `rds audit` has the details and the exit status.
-    let mut findings = aws::audit::instance_findings(&info);
-    for group in &info.security_groups {
-        match aws::ingress::inbound_rules(&aws::ec2_client(config), group).await {
-            Ok(rules) => findings.extend(aws::audit::rule_findings(group, &rules)),
-            Err(e) => output::line(format!("audit:      cannot read {group}'s rules ({e})")),
+    match aws::audit::findings(&aws::ec2_client(config), &info).await {
+        Ok(findings) => {
+            let to_fix = findings
+                .iter()
+                .filter(|f| f.level == aws::audit::Level::Fail)
+                .count();
+            output::line(format!(
+                "audit:      {to_fix} to fix, {} to note (`cruddur rds audit` for each)",
+                findings.len() - to_fix
+            ));
         }
+        Err(e) => output::line(format!(
+            "audit:      cannot read the security groups' rules ({e})"
+        )),
     }
-    let to_fix = findings
-        .iter()
-        .filter(|f| f.level == aws::audit::Level::Fail)
-        .count();
-    output::line(format!(
-        "audit:      {to_fix} to fix, {} to note (`cruddur rds audit` for each)",
-        findings.len() - to_fix
-    ));
     if let Some(source) = &info.replica_of {
         output::line(format!("replica of: {source}"));
     }

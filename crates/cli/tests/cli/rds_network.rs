@@ -117,6 +117,16 @@ impl Network {
     }
 }
 
+/// `cruddur rds create` in `region` with a master user and `args`.
+fn rds_create(region: &str, args: &[&str]) -> assert_cmd::assert::Assert {
+    cruddur_aws(region)
+        .args(["rds", "create"])
+        .args(args)
+        .env("MASTER_USERNAME", "cruddurroot")
+        .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
+        .assert()
+}
+
 fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8(assert.get_output().stderr.clone()).unwrap()
 }
@@ -285,20 +295,19 @@ async fn create_puts_a_private_instance_in_the_subnets_and_group_given_and_refus
         .unwrap();
 
     let rds = aws_sdk_rds::Client::new(&sdk_config(region).await);
-    let assert = cruddur_aws(region)
-        .args([
-            "rds",
-            "create",
+    let subnets = format!("{private_a},{public}");
+    let assert = rds_create(
+        region,
+        &[
             "--identifier",
             "exposed",
             "--vpc-id",
             &net.vpc,
-        ])
-        .args(["--subnets", &format!("{private_a},{public}")])
-        .env("MASTER_USERNAME", "cruddurroot")
-        .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
-        .assert()
-        .failure();
+            "--subnets",
+            &subnets,
+        ],
+    )
+    .failure();
     let err = stderr_of(&assert);
     assert!(err.contains(&format!("subnet {public} is public")), "{err}");
     assert!(err.contains(&igw), "{err}");
@@ -309,14 +318,19 @@ async fn create_puts_a_private_instance_in_the_subnets_and_group_given_and_refus
         .await;
     assert!(nothing.is_err(), "no instance may be created: {nothing:?}");
 
-    cruddur_aws(region)
-        .args(["rds", "create", "--vpc-id", &net.vpc])
-        .args(["--subnets", &format!("{private_a},{private_b}")])
-        .args(["--security-group", &sg])
-        .env("MASTER_USERNAME", "cruddurroot")
-        .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
-        .assert()
-        .success();
+    let subnets = format!("{private_a},{private_b}");
+    rds_create(
+        region,
+        &[
+            "--vpc-id",
+            &net.vpc,
+            "--subnets",
+            &subnets,
+            "--security-group",
+            &sg,
+        ],
+    )
+    .success();
     let described = rds
         .describe_db_instances()
         .db_instance_identifier("cruddur-db-instance")
@@ -347,13 +361,16 @@ async fn create_puts_a_private_instance_in_the_subnets_and_group_given_and_refus
     assert_eq!(groups, [sg.as_str()]);
 
     // The group made above, named.
-    cruddur_aws(region)
-        .args(["rds", "create", "--identifier", "second"])
-        .args(["--subnet-group", "cruddur-db-instance-private"])
-        .env("MASTER_USERNAME", "cruddurroot")
-        .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
-        .assert()
-        .success();
+    rds_create(
+        region,
+        &[
+            "--identifier",
+            "second",
+            "--subnet-group",
+            "cruddur-db-instance-private",
+        ],
+    )
+    .success();
     let second = rds
         .describe_db_instances()
         .db_instance_identifier("second")
@@ -380,15 +397,17 @@ async fn audit_names_every_finding_and_passes_only_a_private_protected_instance(
     net.allow_group(&closed, &app).await;
     let a = net.subnet("10.20.1.0/24", 0).await;
     let b = net.subnet("10.20.2.0/24", 1).await;
+    let subnets = format!("{a},{b}");
     let create = |id: &str, extra: &[&str]| {
-        cruddur_aws(region)
-            .args(["rds", "create", "--identifier", id])
-            .args(["--vpc-id", &net.vpc, "--subnets", &format!("{a},{b}")])
-            .args(extra)
-            .env("MASTER_USERNAME", "cruddurroot")
-            .env("MASTER_USER_PASSWORD", "s3cret-master-pw")
-            .assert()
-            .success();
+        let placement = [
+            "--identifier",
+            id,
+            "--vpc-id",
+            &net.vpc,
+            "--subnets",
+            &subnets,
+        ];
+        rds_create(region, &[&placement[..], extra].concat()).success();
     };
     // The seed's way: no backups, no deletion protection, a password of our own, and a group
     // open to the world and to a laptop.
