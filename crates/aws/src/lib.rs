@@ -1,5 +1,5 @@
 //! RDS and EC2 operations for `cruddur rds …`, the user pool's users for `cruddur cognito
-//! sync`, and the database's credentials from Secrets Manager or RDS IAM tokens (`DB_AUTH`),
+//! sync`, the Cognito triggers' deployment for `cruddur lambda deploy`, and the database's credentials from Secrets Manager or RDS IAM tokens (`DB_AUTH`),
 //! through the AWS SDK for Rust.
 //!
 //! Region and credentials come from the standard AWS chain; `AWS_ENDPOINT_URL` is honoured, so
@@ -16,6 +16,8 @@ pub mod error;
 pub mod iam_token;
 #[cfg(feature = "admin")]
 pub mod ingress;
+#[cfg(feature = "admin")]
+pub mod lambda_deploy;
 #[cfg(feature = "admin")]
 pub mod public_ip;
 pub mod rds;

@@ -9,6 +9,8 @@ mod cognito_cmd;
 mod db_auth;
 mod db_cmd;
 mod lambda_cmd;
+#[cfg(feature = "aws")]
+mod lambda_deploy_cmd;
 mod local_cmd;
 mod output;
 #[cfg(feature = "aws")]
@@ -65,7 +67,7 @@ enum Command {
     /// Database operations (the seed's bin/db-* scripts).
     #[command(subcommand)]
     Db(db_cmd::DbCommand),
-    /// The post-confirmation Lambda, run locally.
+    /// The Cognito triggers' Lambda: run locally, deployed, checked, removed.
     #[command(subcommand)]
     Lambda(lambda_cmd::LambdaCommand),
     /// The RDS instance and its security group, through the AWS SDK.
@@ -117,9 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let target = db_auth::resolve(&cli.connection).await?;
             db_cmd::run(command, target).await
         }
-        Command::Lambda(command) => {
-            lambda_cmd::run(command, db_auth::resolve(&cli.connection).await?).await
-        }
+        Command::Lambda(command) => lambda_cmd::run(command, &cli.connection).await,
         #[cfg(feature = "aws")]
         Command::Rds(command) => rds_cmd::run(command).await,
         #[cfg(not(feature = "aws"))]

@@ -8,6 +8,7 @@ mod db_commands;
 mod errors;
 mod feed;
 mod hostile;
+mod lambda_deploy;
 mod layering;
 mod local;
 mod moto;
