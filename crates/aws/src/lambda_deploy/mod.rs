@@ -11,6 +11,7 @@
 mod apply;
 pub mod artifact;
 mod function;
+mod network;
 mod observe;
 mod plan;
 pub mod policy;

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::network;
 use super::observe::{self, checked_url, FunctionState};
 use super::{triggers, Account, Clients, DB_GROUP_TAG, POOL_TAG, TIMEOUT_SECS};
 use crate::error::{AwsError, SdkFailure};
@@ -58,7 +59,7 @@ pub async fn status(
     let vpc = if subnets.is_empty() {
         None
     } else {
-        observe::vpc_of_subnets(&clients.ec2, &subnets).await.ok()
+        network::vpc_of_subnets(&clients.ec2, &subnets).await.ok()
     };
     let mut checks = vec![
         Check::new(
@@ -94,7 +95,7 @@ pub async fn status(
     match db_group {
         Some(db_group) => {
             for group in &function.config.security_groups {
-                let ok = observe::admits(&clients.ec2, &db_group, group).await?;
+                let ok = network::admits(&clients.ec2, &db_group, group).await?;
                 checks.push(Check::new(
                     ok,
                     format!(

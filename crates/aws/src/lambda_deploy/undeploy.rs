@@ -5,6 +5,7 @@
 
 use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 
+use super::network;
 use super::observe::{self, FunctionState};
 use super::{triggers, Account, Clients, DB_GROUP_TAG, OWNER_TAG, POOL_TAG};
 use crate::error::{AwsError, SdkFailure};
@@ -159,7 +160,7 @@ pub async fn prepare(
         }
     }
 
-    let own_groups = observe::own_groups(&clients.ec2, name).await?;
+    let own_groups = network::own_groups(&clients.ec2, name).await?;
     let mut function_groups: Vec<String> = function
         .as_ref()
         .map(|f: &FunctionState| f.config.security_groups.iter().cloned().collect())
@@ -171,7 +172,7 @@ pub async fn prepare(
     }
     if let Some(db_group) = &db_group {
         for from in &function_groups {
-            if observe::admits(&clients.ec2, db_group, from).await? {
+            if network::admits(&clients.ec2, db_group, from).await? {
                 removals.push(Removal::RevokeDatabase {
                     db_group: db_group.clone(),
                     from: from.clone(),
