@@ -78,11 +78,8 @@ pub async fn list_users(
     }
 }
 
-fn pool_error(failure: SdkFailure, user_pool_id: &str) -> AwsError {
-    match failure.code.as_deref() {
-        Some("ResourceNotFoundException") => AwsError::Invalid(format!(
-            "user pool {user_pool_id} not found (ResourceNotFoundException); check the id and the region"
-        )),
-        _ => failure.into_error(),
-    }
+pub(crate) fn pool_error(failure: SdkFailure, user_pool_id: &str) -> AwsError {
+    failure.not_found_as(&["ResourceNotFoundException"], |_| {
+        format!("user pool {user_pool_id} not found (ResourceNotFoundException); check the id and the region")
+    })
 }

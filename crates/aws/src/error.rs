@@ -96,6 +96,19 @@ where
 }
 
 impl SdkFailure {
+    /// `AwsError::Invalid(message(service's message))` when the service answered one of
+    /// `codes` (a thing that does not exist), the generic mapping otherwise.
+    pub(crate) fn not_found_as(
+        self,
+        codes: &[&str],
+        message: impl FnOnce(&str) -> String,
+    ) -> AwsError {
+        match self.code.as_deref() {
+            Some(code) if codes.contains(&code) => AwsError::Invalid(message(&self.message)),
+            _ => self.into_error(),
+        }
+    }
+
     /// The generic mapping for codes the caller did not handle itself.
     pub(crate) fn into_error(self) -> AwsError {
         match (self.kind, self.code.as_deref()) {

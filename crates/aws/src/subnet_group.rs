@@ -52,6 +52,23 @@ async fn route_table_of(
     Ok(main.route_tables().first().cloned())
 }
 
+/// `subnets` as EC2 describes them; a missing one is named.
+pub(crate) async fn describe(
+    ec2: &aws_sdk_ec2::Client,
+    subnets: &[String],
+) -> Result<aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput, AwsError> {
+    ec2.describe_subnets()
+        .set_subnet_ids(Some(subnets.to_vec()))
+        .send()
+        .await
+        .map_err(|e| {
+            SdkFailure::from(e).not_found_as(
+                &["InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"],
+                |message| format!("subnet not found: {message}"),
+            )
+        })
+}
+
 /// Checks `subnets` and makes DB subnet group `name` of them (or reuses one of that name with
 /// the same subnets). Returns the group's name.
 pub async fn ensure(
@@ -68,20 +85,7 @@ pub async fn ensure(
                 .into(),
         ));
     }
-    let described = ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(subnets.to_vec()))
-        .send()
-        .await
-        .map_err(|e| {
-            let failure = SdkFailure::from(e);
-            match failure.code.as_deref() {
-                Some("InvalidSubnetID.NotFound" | "InvalidSubnetID.Malformed") => {
-                    AwsError::Invalid(format!("subnet not found: {}", failure.message))
-                }
-                _ => failure.into_error(),
-            }
-        })?;
+    let described = describe(ec2, subnets).await?;
     let mut zones = BTreeSet::new();
     for subnet in described.subnets() {
         let id = subnet.subnet_id().unwrap_or_default();

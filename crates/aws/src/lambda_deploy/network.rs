@@ -14,20 +14,7 @@ pub(crate) async fn vpc_of_subnets(
     ec2: &aws_sdk_ec2::Client,
     subnets: &[String],
 ) -> Result<String, AwsError> {
-    let described = ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(subnets.to_vec()))
-        .send()
-        .await
-        .map_err(|e| {
-            let failure = SdkFailure::from(e);
-            match failure.code.as_deref() {
-                Some("InvalidSubnetID.NotFound" | "InvalidSubnetID.Malformed") => {
-                    AwsError::Invalid(format!("subnet not found: {}", failure.message))
-                }
-                _ => failure.into_error(),
-            }
-        })?;
+    let described = crate::subnet_group::describe(ec2, subnets).await?;
     let vpcs: BTreeSet<&str> = described
         .subnets()
         .iter()
@@ -52,23 +39,10 @@ pub(crate) async fn own_group(
     vpc: &str,
     function: &str,
 ) -> Result<Option<String>, AwsError> {
-    let output = ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{OWNER_TAG}"))
-                .values(function)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| SdkFailure::from(e).into_error())?;
-    Ok(output
-        .security_groups()
-        .first()
-        .and_then(|g| g.group_id())
-        .map(str::to_owned))
+    Ok(own_groups_in(ec2, Some(vpc), function)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Every group deploy made for `function`, in any VPC.
@@ -76,14 +50,25 @@ pub(crate) async fn own_groups(
     ec2: &aws_sdk_ec2::Client,
     function: &str,
 ) -> Result<Vec<String>, AwsError> {
-    let output = ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{OWNER_TAG}"))
-                .values(function)
-                .build(),
-        )
+    own_groups_in(ec2, None, function).await
+}
+
+/// The groups tagged as made for `function`, in `vpc` when given.
+async fn own_groups_in(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: Option<&str>,
+    function: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut request = ec2.describe_security_groups().filters(
+        Filter::builder()
+            .name(format!("tag:{OWNER_TAG}"))
+            .values(function)
+            .build(),
+    );
+    if let Some(vpc) = vpc {
+        request = request.filters(Filter::builder().name("vpc-id").values(vpc).build());
+    }
+    let output = request
         .send()
         .await
         .map_err(|e| SdkFailure::from(e).into_error())?;

@@ -161,15 +161,7 @@ pub(crate) async fn describe_pool(
         .user_pool_id(id)
         .send()
         .await
-        .map_err(|e| {
-            let failure = SdkFailure::from(e);
-            match failure.code.as_deref() {
-                Some("ResourceNotFoundException") => AwsError::Invalid(format!(
-                    "user pool {id} not found (ResourceNotFoundException); check the id and the region"
-                )),
-                _ => failure.into_error(),
-            }
-        })?;
+        .map_err(|e| crate::cognito::pool_error(SdkFailure::from(e), id))?;
     output
         .user_pool()
         .cloned()
@@ -189,13 +181,9 @@ async fn db_grant(clients: &Clients, login: &DbLogin) -> Result<DbGrant, AwsErro
                 .send()
                 .await
                 .map_err(|e| {
-                    let failure = SdkFailure::from(e);
-                    match failure.code.as_deref() {
-                        Some("ResourceNotFoundException") => AwsError::Invalid(format!(
-                            "secret {secret} not found (ResourceNotFoundException); check the name or ARN and the region"
-                        )),
-                        _ => failure.into_error(),
-                    }
+                    SdkFailure::from(e).not_found_as(&["ResourceNotFoundException"], |_| {
+                        format!("secret {secret} not found (ResourceNotFoundException); check the name or ARN and the region")
+                    })
                 })?;
             let arn = described
                 .arn()

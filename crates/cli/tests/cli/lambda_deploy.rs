@@ -820,95 +820,90 @@ async fn dry_run_prints_every_change_and_makes_none() {
     );
 }
 
+/// Pool, subnets, database group, the function's group, login flags, what the error says.
+type RefusedCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    &'a [&'a str],
+    &'a str,
+);
+
 #[tokio::test]
 async fn a_missing_pool_subnet_group_or_secret_stops_deploy_before_anything_is_made() {
     let stage = Stage::new("refused").await;
     let zip = stage.package("v1");
     let subnets = stage.subnets.join(",");
-    let cases: [(Vec<&str>, &str); 6] = [
+    let secret = ["--secret", stage.secret_arn.as_str()];
+    let iam = [
+        "--iam",
+        "--db-url",
+        "postgres://cruddur_app@nowhere.example:5432/cruddur?sslmode=verify-full",
+    ];
+    let cases: [RefusedCase<'_>; 6] = [
         (
-            vec![
-                "--user-pool-id",
-                "us-east-1_Missing0",
-                "--subnets",
-                &subnets,
-                "--db-security-group",
-                &stage.db_group,
-                "--secret",
-                &stage.secret_arn,
-            ],
+            "us-east-1_Missing0",
+            &subnets,
+            &stage.db_group,
+            None,
+            &secret,
             "user pool us-east-1_Missing0 not found",
         ),
         (
-            vec![
-                "--user-pool-id",
-                &stage.pool_id,
-                "--subnets",
-                "subnet-0000000000000dead",
-                "--db-security-group",
-                &stage.db_group,
-                "--secret",
-                &stage.secret_arn,
-            ],
+            &stage.pool_id,
+            "subnet-0000000000000dead",
+            &stage.db_group,
+            None,
+            &secret,
             "subnet not found",
         ),
         (
-            vec![
-                "--user-pool-id",
-                &stage.pool_id,
-                "--subnets",
-                &subnets,
-                "--db-security-group",
-                "sg-0000000000000dead",
-                "--secret",
-                &stage.secret_arn,
-            ],
+            &stage.pool_id,
+            &subnets,
+            "sg-0000000000000dead",
+            None,
+            &secret,
             "security group not found",
         ),
         (
-            vec![
-                "--user-pool-id",
-                &stage.pool_id,
-                "--subnets",
-                &subnets,
-                "--db-security-group",
-                &stage.db_group,
-                "--security-group",
-                "sg-0000000000000beef",
-                "--secret",
-                &stage.secret_arn,
-            ],
+            &stage.pool_id,
+            &subnets,
+            &stage.db_group,
+            Some("sg-0000000000000beef"),
+            &secret,
             "security group not found",
         ),
         (
-            vec![
-                "--user-pool-id",
-                &stage.pool_id,
-                "--subnets",
-                &subnets,
-                "--db-security-group",
-                &stage.db_group,
-                "--secret",
-                "refused/missing",
-            ],
+            &stage.pool_id,
+            &subnets,
+            &stage.db_group,
+            None,
+            &["--secret", "refused/missing"],
             "secret refused/missing not found",
         ),
         (
-            vec![
-                "--user-pool-id",
-                &stage.pool_id,
-                "--subnets",
-                &subnets,
-                "--db-security-group",
-                &stage.db_group,
-                "--iam",
-                "--db-url",
-                "postgres://cruddur_app@nowhere.example:5432/cruddur?sslmode=verify-full",
-            ],
+            &stage.pool_id,
+            &subnets,
+            &stage.db_group,
+            None,
+            &iam,
             "no RDS instance has the endpoint nowhere.example",
         ),
     ];
-    for (args, expected) in cases {
+    for (pool, subnets, db_group, group, login, expected) in cases {
+        let mut args = vec![
+            "--user-pool-id",
+            pool,
+            "--subnets",
+            subnets,
+            "--db-security-group",
+            db_group,
+        ];
+        if let Some(group) = group {
+            args.extend(["--security-group", group]);
+        }
+        args.extend(login);
         let refused = cruddur_aws(region())
             .args(["lambda", "deploy", "--function-name", &stage.name])
             .args(&args)
