@@ -97,7 +97,9 @@ where
 
 impl SdkFailure {
     /// `AwsError::Invalid(message(service's message))` when the service answered one of
-    /// `codes` (a thing that does not exist), the generic mapping otherwise.
+    /// `codes` (a thing that does not exist), the generic mapping otherwise. Only the
+    /// administration commands look things up by name; the Lambda's build has no caller.
+    #[cfg(feature = "admin")]
     pub(crate) fn not_found_as(
         self,
         codes: &[&str],
