@@ -40,10 +40,11 @@ def main():
     files = R.pgbench_scripts(R.WORK)
     url = cluster.url(DB)
     R.load_activities(cluster, DB, 1_000)
+    cluster.psql_file(DB, R.BENCH / "sql" / "original_schema.sql")
     cluster.psql(DB, "VACUUM ANALYZE")
     servers = {}
     try:
-        for name, lanes, port in (("ours", "4", 4590), ("ours, no group commit", "1024", 4591)):
+        for name, lanes, port in (("ours", "1", 4590), ("ours, no group commit", "1024", 4591)):
             env = dict(cluster.env, CONNECTION_URL=url, DB_CREATE_LANES=lanes)
             servers[name] = (R.start([str(R.CRUDDUR), "serve", "--bind", f"127.0.0.1:{port}", "--no-write-limits"],
                                      env=env), port)

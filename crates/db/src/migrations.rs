@@ -25,7 +25,10 @@ pub struct MigrationState {
 
 /// The migrations compiled into this binary, in order.
 pub fn all() -> Vec<Migration> {
-    embedded::migrations::runner().get_migrations().clone()
+    let mut migrations = embedded::migrations::runner().get_migrations().clone();
+    // Embedded in file-name order, where V10 comes before V2.
+    migrations.sort_by_key(Migration::version);
+    migrations
 }
 
 /// Applies every pending migration; returns the names of those applied now.

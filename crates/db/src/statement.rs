@@ -8,7 +8,10 @@
 //!   (`query_typed`), which leaves nothing behind in the server session. PgBouncer from 1.21 can
 //!   track named statements (`max_prepared_statements`); Debian 12 ships 1.18, and RDS Proxy
 //!   pins a session that prepares one, so unnamed statements are the choice that works with
-//!   every pooler.
+//!   every pooler. An unnamed statement is planned on every execution, so the page reads (the
+//!   feed, the status page, the user page) are sent as calls of PL/pgSQL functions holding the
+//!   same statements (migration V11, [`Sql::pooled`]): the call is trivial to plan, and the
+//!   query inside keeps its plan for the server session's life, whichever client calls it.
 //!
 //! The declared types are the ones PostgreSQL infers for each file (a test compares them).
 
@@ -45,6 +48,20 @@ impl std::str::FromStr for Pooler {
 pub struct Sql {
     pub text: &'static str,
     pub params: &'static [Type],
+    /// What a server behind a transaction pooler sends instead: a call of the PL/pgSQL function
+    /// holding `text` (migration V11), whose plan the server session keeps, where `text` sent
+    /// unnamed would be planned on every execution. Same parameters, same result columns.
+    pub pooled: Option<&'static str>,
+}
+
+impl Sql {
+    /// The text sent behind `pooler`.
+    pub fn text_for(&self, pooler: Pooler) -> &'static str {
+        match (pooler, self.pooled) {
+            (Pooler::Transaction, Some(call)) => call,
+            _ => self.text,
+        }
+    }
 }
 
 macro_rules! sql {
@@ -52,6 +69,14 @@ macro_rules! sql {
         Sql {
             text: include_str!(concat!("../sql/", $path)),
             params: &[$(Type::$ty),*],
+            pooled: None,
+        }
+    };
+    ($path:literal, [$($ty:ident),*], pooled: $call:literal) => {
+        Sql {
+            text: include_str!(concat!("../sql/", $path)),
+            params: &[$(Type::$ty),*],
+            pooled: Some($call),
         }
     };
 }
@@ -63,14 +88,26 @@ pub const CREATE_ACTIVITIES_BATCH: Sql = sql!(
 );
 pub const CREATE_ACTIVITY: Sql = sql!("activities/create_activity.sql", [TEXT, TEXT, INT8, UUID]);
 pub const CREATE_REPLY: Sql = sql!("activities/create_reply.sql", [UUID, TEXT, TEXT]);
-pub const LIST_HOME_FEED: Sql = sql!("activities/list_home_feed.sql", [INT8, INT8]);
-pub const LIST_HOME_FEED_BEFORE: Sql =
-    sql!("activities/list_home_feed_before.sql", [INT8, UUID, INT8]);
+pub const LIST_HOME_FEED: Sql = sql!(
+    "activities/list_home_feed.sql",
+    [INT8, INT8],
+    pooled: "SELECT * FROM list_home_feed($1, $2)"
+);
+pub const LIST_HOME_FEED_BEFORE: Sql = sql!(
+    "activities/list_home_feed_before.sql",
+    [INT8, UUID, INT8],
+    pooled: "SELECT * FROM list_home_feed_before($1, $2, $3)"
+);
 pub const PURGE_EXPIRED: Sql = sql!("activities/purge_expired.sql", [INT8]);
-pub const SHOW_ACTIVITY: Sql = sql!("activities/show_activity.sql", [TEXT, UUID, INT8]);
+pub const SHOW_ACTIVITY: Sql = sql!(
+    "activities/show_activity.sql",
+    [TEXT, UUID, INT8],
+    pooled: "SELECT * FROM show_activity($1, $2, $3)"
+);
 pub const SHOW_ACTIVITY_AFTER: Sql = sql!(
     "activities/show_activity_after.sql",
-    [TEXT, UUID, INT8, UUID]
+    [TEXT, UUID, INT8, UUID],
+    pooled: "SELECT * FROM show_activity_after($1, $2, $3, $4)"
 );
 pub const FIND_USER_BY_COGNITO_ID: Sql = sql!("users/find_user_by_cognito_id.sql", [TEXT]);
 pub const FIND_USER_SHORT: Sql = sql!("users/find_user_short.sql", [TEXT]);
@@ -80,7 +117,11 @@ pub const INSERT_FROM_COGNITO: Sql =
 pub const LINK_COGNITO_USER: Sql = sql!("users/link_cognito_user.sql", [UUID, TEXT]);
 pub const LIST_AUTHORS: Sql = sql!("users/list_authors.sql", [INT8]);
 pub const LIST_PLACEHOLDER_USERS: Sql = sql!("users/list_placeholder_users.sql", []);
-pub const SHOW_USER_PAGE: Sql = sql!("users/show_user_page.sql", [TEXT, INT8, INT8]);
+pub const SHOW_USER_PAGE: Sql = sql!(
+    "users/show_user_page.sql",
+    [TEXT, INT8, INT8],
+    pooled: "SELECT * FROM show_user_page($1, $2, $3)"
+);
 pub const UPDATE_PROFILE: Sql = sql!("users/update_profile.sql", [TEXT, TEXT, TEXT]);
 pub const PING: Sql = sql!("health/ping.sql", []);
 pub const CREATE_ACTIVITY_ONCE: Sql = sql!(
@@ -148,7 +189,11 @@ impl<'a> Statements<'a> {
                 let statement = self.prepared(sql).await?;
                 self.client.query(&statement, params).await
             }
-            Pooler::Transaction => self.client.query_typed(sql.text, &typed(sql, params)).await,
+            Pooler::Transaction => {
+                self.client
+                    .query_typed(sql.text_for(self.pooler), &typed(sql, params))
+                    .await
+            }
         }
     }
 
@@ -160,7 +205,7 @@ impl<'a> Statements<'a> {
             }
             Pooler::Transaction => {
                 self.client
-                    .query_typed_opt(sql.text, &typed(sql, params))
+                    .query_typed_opt(sql.text_for(self.pooler), &typed(sql, params))
                     .await
             }
         }
@@ -174,7 +219,7 @@ impl<'a> Statements<'a> {
             }
             Pooler::Transaction => {
                 self.client
-                    .query_typed_one(sql.text, &typed(sql, params))
+                    .query_typed_one(sql.text_for(self.pooler), &typed(sql, params))
                     .await
             }
         }
@@ -188,7 +233,7 @@ impl<'a> Statements<'a> {
             }
             Pooler::Transaction => {
                 self.client
-                    .execute_typed(sql.text, &typed(sql, params))
+                    .execute_typed(sql.text_for(self.pooler), &typed(sql, params))
                     .await
             }
         }
@@ -226,8 +271,29 @@ pub async fn learn_types(client: &mut deadpool_postgres::ClientWrapper) -> Resul
     let transaction = client.transaction().await?;
     for sql in ALL {
         // Dropped at once: its Close goes out inside this transaction too.
-        transaction.prepare_typed(sql.text, sql.params).await?;
+        transaction
+            .prepare_typed(sql.text_for(Pooler::Transaction), sql.params)
+            .await?;
     }
     transaction.batch_execute("DEALLOCATE ALL").await?;
     transaction.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_reads_are_function_calls_only_behind_a_transaction_pooler() {
+        assert_eq!(
+            LIST_HOME_FEED.text_for(Pooler::Transaction),
+            "SELECT * FROM list_home_feed($1, $2)"
+        );
+        assert_eq!(LIST_HOME_FEED.text_for(Pooler::None), LIST_HOME_FEED.text);
+        // A write has no function: it is sent as it is in both modes.
+        assert_eq!(
+            CREATE_ACTIVITY.text_for(Pooler::Transaction),
+            CREATE_ACTIVITY.text
+        );
+    }
 }

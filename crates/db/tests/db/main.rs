@@ -9,6 +9,7 @@ mod harness;
 mod idempotency;
 mod migrations;
 mod purge;
+mod replies_count;
 mod schema;
 mod seeds;
 mod sessions;

@@ -18,7 +18,9 @@ async fn migrating_twice_applies_once_then_nothing() {
             "V6__user_cruds_index",
             "V7__feed_change_notifications",
             "V8__expired_cruds_index",
-            "V9__idempotency_keys"
+            "V9__idempotency_keys",
+            "V10__replies_count_per_statement",
+            "V11__pooled_page_reads"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -28,7 +30,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 9);
+    assert_eq!(history, 11);
 }
 
 #[tokio::test]
@@ -42,7 +44,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
         .collect();
     assert_eq!(
         pending,
-        (1..=9).map(|v| (v, true)).collect::<Vec<_>>(),
+        (1..=11).map(|v| (v, true)).collect::<Vec<_>>(),
         "every migration, in order, none applied"
     );
     let tables: i64 = client
