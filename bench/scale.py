@@ -13,6 +13,7 @@ Same table, same rows returned, same binary for every system. Medians over the r
 Output: bench/results/<stamp>-scale.md. Ratios are what to read: these machines swing.
 """
 
+import json
 import statistics
 import subprocess
 import tempfile
@@ -115,6 +116,15 @@ def main():
         bodies = {name: fetch(f"http://127.0.0.1:{port}/api/activities/home")
                   for name, (port, _) in configs.items()}
         assert len(set(bodies.values())) == 1, "the systems returned different feeds"
+        # The user and status pages of the newest crud's author, read the same way.
+        newest = json.loads(bodies["primary direct"])[0]
+        pages = {
+            "feed": "/api/activities/home",
+            "user page": f"/api/activities/@{newest['handle']}",
+            "status page": f"/api/activities/@{newest['handle']}/status/{newest['uuid']}",
+        }
+        pooled = {(page, name): [] for page in pages
+                  for name in ("primary direct", "through PgBouncer")}
         feed = {(name, c): [] for name in configs for c in (8, 32)}
         create = {name: [] for name in ("primary direct", "through PgBouncer")}
         for r in range(ROUNDS):
@@ -126,6 +136,14 @@ def main():
                     feed[(name, c)].append(res)
                     R.log(f"  feed {name} c={c}: {res['rps']:.0f} req/s, p99 {res['p99_ms']:.2f} ms,"
                           f" pg {res['cpu_pg_us']:.0f} µs, errors {res['errors']}")
+            for page, path in pages.items():
+                for name in ("primary direct", "through PgBouncer"):
+                    url = f"http://127.0.0.1:{configs[name][0]}{path}"
+                    # PgBouncer's own CPU, in the "server" column: the pooler is a process too.
+                    res = R.measure(lambda cc, s: R.wrk(url, cc, s), 8, SECONDS, cluster, bouncer)
+                    pooled[(page, name)].append(res)
+                    R.log(f"  {page} {name} c=8: {res['rps']:.0f} req/s, pg {res['cpu_pg_us']:.0f} µs, "
+                          f"pgbouncer {res['cpu_server_us']:.0f} µs, errors {res['errors']}")
             for name in create:
                 port = configs[name][0]
                 url = f"http://127.0.0.1:{port}/api/activities"
@@ -142,7 +160,7 @@ def main():
         load.start()
         busy = summary(sample_lag(cluster, 10))
         load.join()
-        write_report(feed, create, idle, busy, holder["r"])
+        write_report(feed, create, idle, busy, holder["r"], pooled)
     finally:
         for proc in servers:
             R.stop(proc)
@@ -161,11 +179,25 @@ def med(points, key):
     return statistics.median(p[key] for p in points)
 
 
-def write_report(feed, create, idle, busy, load):
+def write_report(feed, create, idle, busy, load, pooled):
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     lines = [f"# Scale-out figures, {stamp}", "",
              f"{SIZE:,} activities; {ROUNDS} rounds × {SECONDS} s, interleaved; medians. "
              "Feed: the database read on every request (no feed cache), 20 items.", "",
+             "## Targets (issue 26: reads through a transaction pooler, c = 8)", "",
+             "| page | through PgBouncer × direct (target ≥ 0.80) | PostgreSQL µs/req, PgBouncer ÷ direct "
+             "(target ≤ 1.30) | PgBouncer's own CPU µs/req | verdict |", "|---|---|---|---|---|"]
+    for page in ("feed", "user page", "status page"):
+        direct, bounced = pooled[(page, "primary direct")], pooled[(page, "through PgBouncer")]
+        ratio = med(bounced, "rps") / med(direct, "rps")
+        cpu = med(bounced, "cpu_pg_us") / med(direct, "cpu_pg_us")
+        errors = sum(p["errors"] for p in direct + bounced)
+        ok = ratio >= 0.8 and cpu <= 1.3 and errors == 0
+        lines.append(f"| {page} | {ratio:.2f} ({med(bounced, 'rps'):.0f} vs {med(direct, 'rps'):.0f} req/s) | "
+                     f"{cpu:.2f} ({med(bounced, 'cpu_pg_us'):.0f} vs {med(direct, 'cpu_pg_us'):.0f}) | "
+                     f"{med(bounced, 'cpu_server_us'):.0f} | "
+                     f"{'met' if ok else '**not met**'}{'' if errors == 0 else f', {errors} errors'} |")
+    lines += ["", "## Feed, primary and standby", "",
              "| feed | c | req/s | × primary direct | p99 ms | primary's Postgres µs/req | errors |",
              "|---|---|---|---|---|---|---|"]
     for c in (8, 32):
