@@ -57,7 +57,7 @@ impl Default for CreateQueueSettings {
     /// One lane: every create commit notifies the feed caches (migration V7), and PostgreSQL
     /// serializes notifying commits under one lock held through the WAL flush, so a second
     /// batch in flight only waits for that lock while taking requests away from the next
-    /// batch. Measured (bench/README.md, "Create"): one lane against four, 4,879 against 3,483
+    /// batch. Measured (bench/README.md, "Issue 26"): one lane against four, 4,879 against 3,483
     /// creates/s at c = 8 and 11,345 against 8,573 at c = 32, with 124 against 274 µs of
     /// PostgreSQL CPU per create at c = 8.
     fn default() -> Self {
