@@ -73,3 +73,73 @@ async fn one_statement_of_many_replies_to_several_cruds_counts_each_parent_by_it
         ]
     );
 }
+
+#[tokio::test]
+async fn deleting_several_repliers_at_once_counts_each_cascade() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO users (display_name, handle, email, cognito_user_id)
+               SELECT h, h, h || '@example.com', 'c-' || h
+               FROM unnest(ARRAY['andrew', 'bayko', 'carol', 'dan']) h;
+             INSERT INTO activities (user_uuid, message)
+               SELECT uuid, 'crud of ' || handle FROM users WHERE handle IN ('andrew', 'dan');
+             -- Everyone replies 5 times to andrew's crud and 2 times to dan's.
+             INSERT INTO activities (user_uuid, message, reply_to_activity_uuid)
+               SELECT u.uuid, 'reply', p.uuid
+               FROM users u, activities p, generate_series(1, 5) n
+               WHERE p.message = 'crud of andrew'
+             UNION ALL
+               SELECT u.uuid, 'reply', p.uuid
+               FROM users u, activities p, generate_series(1, 2) n
+               WHERE p.message = 'crud of dan';
+             -- One statement removes two repliers: each cascade reaches both parents.
+             DELETE FROM users WHERE handle IN ('bayko', 'carol');",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&db).await,
+        [
+            ("crud of andrew".to_owned(), 10, 10),
+            ("crud of dan".to_owned(), 4, 4),
+        ]
+    );
+}
+
+/// The counts are kept per statement (V10), not per row as V2 did: the row triggers are gone.
+#[tokio::test]
+async fn the_count_triggers_are_per_statement_with_transition_tables() {
+    let db = TestDb::new().await;
+    let rows = db
+        .client()
+        .await
+        .query(
+            "SELECT tgname, (tgtype & 1) = 1 AS per_row,
+                    tgnewtable IS NOT NULL OR tgoldtable IS NOT NULL AS transition
+             FROM pg_trigger
+             WHERE tgrelid = 'activities'::regclass AND tgname LIKE 'activities_count_replies_%'
+             ORDER BY tgname",
+            &[],
+        )
+        .await
+        .unwrap();
+    let triggers: Vec<(String, bool, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            ("activities_count_replies_on_delete".to_owned(), false, true),
+            ("activities_count_replies_on_insert".to_owned(), false, true),
+            // Re-parenting keeps V2's row trigger (no transition tables on a column trigger).
+            (
+                "activities_count_replies_on_reparent".to_owned(),
+                true,
+                false
+            ),
+        ]
+    );
+}
