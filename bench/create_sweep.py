@@ -24,10 +24,7 @@ DB = "sweep_1000"
 
 
 def commits(cluster):
-    out = subprocess.run(["psql", "-X", "-At", cluster.url(DB), "-c",
-                          f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{DB}'"],
-                         capture_output=True, text=True, check=True).stdout
-    return int(out.strip())
+    return int(cluster.scalar(DB, f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{DB}'"))
 
 
 def main():

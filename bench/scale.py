@@ -65,10 +65,9 @@ def start_pgbouncer(cluster):
 
 
 def replay_lag_ms(cluster):
-    out = subprocess.run(
-        ["psql", "-X", "-At", cluster.url("postgres"), "-c",
-         "SELECT coalesce(extract(epoch FROM replay_lag) * 1000, 0) FROM pg_stat_replication"],
-        capture_output=True, text=True, check=True).stdout.strip()
+    out = cluster.scalar(
+        "postgres",
+        "SELECT coalesce(extract(epoch FROM replay_lag) * 1000, 0) FROM pg_stat_replication")
     return float(out) if out else None
 
 
