@@ -188,10 +188,11 @@ async fn purge(target: &Target, batch: i64, max_batches: u64) -> anyhow::Result<
         .await
         .with_context(|| format!("cannot purge {}", target.url.masked()))?;
     output::line(format!(
-        "purged {} expired crud(s) in {} batch(es) and {} idempotency key(s) older than 24 h{}",
+        "purged {} expired crud(s) in {} batch(es), {} idempotency key(s) older than 24 h and {} ended sign-in session(s){}",
         report.cruds,
         report.batches,
         report.keys,
+        report.sessions,
         if report.more_left {
             "; more are left: run it again"
         } else {

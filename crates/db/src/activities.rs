@@ -9,8 +9,8 @@ use crate::activity::CrudRow;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 use crate::statement::{
-    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, PURGE_EXPIRED, PURGE_KEYS, SHOW_ACTIVITY,
-    SHOW_ACTIVITY_AFTER,
+    CREATE_REPLY, LIST_HOME_FEED, LIST_HOME_FEED_BEFORE, PURGE_EXPIRED, PURGE_KEYS,
+    PURGE_WEB_SESSIONS, SHOW_ACTIVITY, SHOW_ACTIVITY_AFTER,
 };
 
 /// What [`create_reply`] did.
@@ -81,13 +81,16 @@ pub struct PurgeReport {
     pub cruds: u64,
     /// Idempotency keys older than 24 hours deleted (a purged crud's key goes with it, uncounted).
     pub keys: u64,
+    /// Ended sign-in sessions deleted (idle or absolute end passed).
+    pub sessions: u64,
     /// Batches of cruds run (each its own transaction).
     pub batches: u64,
-    /// Whether expired cruds or old keys may remain (the run stopped at its batch bound).
+    /// Whether expired cruds, old keys or ended sessions may remain (the run stopped at its batch bound).
     pub more_left: bool,
 }
 
-/// Deletes expired cruds, then idempotency keys older than 24 hours, in batches of `batch`
+/// Deletes expired cruds, then idempotency keys older than 24 hours, then ended sign-in
+/// sessions, in batches of `batch`
 /// (each its own short transaction, so no table is locked for long), at most `max_batches` of
 /// each per run.
 pub async fn purge_expired(
@@ -123,7 +126,19 @@ pub async fn purge_expired(
             break;
         }
     }
-    report.more_left = cruds_left || keys_left;
+    let mut sessions_left = true;
+    for _ in 0..max_batches {
+        let deleted = pool
+            .statements_on(&client)
+            .execute(&PURGE_WEB_SESSIONS, &[&batch])
+            .await?;
+        report.sessions += deleted;
+        if is_last(deleted, batch) {
+            sessions_left = false;
+            break;
+        }
+    }
+    report.more_left = cruds_left || keys_left || sessions_left;
     Ok(report)
 }
 

@@ -34,6 +34,7 @@ pub mod service;
 pub mod statement;
 pub mod tls;
 pub mod users;
+pub mod web_sessions;
 
 pub use config::{ConnectSettings, DatabaseUrl};
 pub use create_queue::{CreateQueue, CreateQueueSettings};

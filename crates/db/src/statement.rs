@@ -134,6 +134,19 @@ pub const CREATE_REPLY_ONCE: Sql = sql!(
 );
 pub const FIND_KEYED: Sql = sql!("idempotency/find_keyed.sql", [TEXT, TEXT]);
 pub const PURGE_KEYS: Sql = sql!("idempotency/purge_keys.sql", [INT8]);
+pub const INSERT_WEB_SESSION: Sql = sql!(
+    "web_sessions/insert_web_session.sql",
+    [BYTEA, UUID, TEXT, INT8, INT8, TEXT, INT8, INT8]
+);
+pub const FIND_WEB_SESSION: Sql = sql!("web_sessions/find_web_session.sql", [BYTEA]);
+pub const TOUCH_WEB_SESSION: Sql = sql!("web_sessions/touch_web_session.sql", [BYTEA, INT8]);
+pub const RENEW_WEB_SESSION_TOKENS: Sql = sql!(
+    "web_sessions/renew_web_session_tokens.sql",
+    [BYTEA, TEXT, INT8, INT8, TEXT]
+);
+pub const DELETE_WEB_SESSION: Sql = sql!("web_sessions/delete_web_session.sql", [BYTEA]);
+pub const PURGE_WEB_SESSIONS: Sql = sql!("web_sessions/purge_web_sessions.sql", [INT8]);
+pub const SERVER_KEY: Sql = sql!("web_sessions/server_key.sql", [TEXT, BYTEA]);
 
 /// Every statement above: what a pooled connection learns the result types of when it opens.
 pub const ALL: &[&Sql] = &[
@@ -160,6 +173,13 @@ pub const ALL: &[&Sql] = &[
     &CREATE_REPLY_ONCE,
     &FIND_KEYED,
     &PURGE_KEYS,
+    &INSERT_WEB_SESSION,
+    &FIND_WEB_SESSION,
+    &TOUCH_WEB_SESSION,
+    &RENEW_WEB_SESSION_TOKENS,
+    &DELETE_WEB_SESSION,
+    &PURGE_WEB_SESSIONS,
+    &SERVER_KEY,
 ];
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];

@@ -192,7 +192,7 @@ pub async fn update_profile(
     row.map(|r| user_short(&r)).transpose()
 }
 
-fn user_short(row: &tokio_postgres::Row) -> Result<UserShortRow, DbError> {
+pub(crate) fn user_short(row: &tokio_postgres::Row) -> Result<UserShortRow, DbError> {
     Ok(UserShortRow {
         uuid: row.try_get("uuid")?,
         handle: row.try_get("handle")?,

@@ -72,7 +72,7 @@ async fn migrate_status_and_seed_on_an_empty_database() {
         .success();
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
     assert!(out.contains("rows: users 12, activities 301"), "{out}");
-    assert!(out.contains("11 applied, 0 pending"), "{out}");
+    assert!(out.contains("12 applied, 0 pending"), "{out}");
     assert!(
         !out.contains(&password()),
         "status must mask the password: {out}"

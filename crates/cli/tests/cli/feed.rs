@@ -89,7 +89,7 @@ async fn db_purge_deletes_expired_cruds_in_bounded_runs() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "purged 20 expired crud(s) in 2 batch(es) and 0 idempotency key(s) older than 24 h; more are left",
+            "purged 20 expired crud(s) in 2 batch(es), 0 idempotency key(s) older than 24 h and 0 ended sign-in session(s); more are left",
         ));
     assert_eq!(expired_left(&db).await, 10);
     cruddur()
@@ -98,7 +98,7 @@ async fn db_purge_deletes_expired_cruds_in_bounded_runs() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "purged 10 expired crud(s) in 1 batch(es) and 0 idempotency key(s) older than 24 h\n",
+            "purged 10 expired crud(s) in 1 batch(es), 0 idempotency key(s) older than 24 h and 0 ended sign-in session(s)\n",
         ));
     assert_eq!(expired_left(&db).await, 0);
     // The seed's live crud stays.

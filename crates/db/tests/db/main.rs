@@ -14,3 +14,4 @@ mod schema;
 mod seeds;
 mod sessions;
 mod statements;
+mod web_sessions;

@@ -20,7 +20,8 @@ async fn migrating_twice_applies_once_then_nothing() {
             "V8__expired_cruds_index",
             "V9__idempotency_keys",
             "V10__replies_count_per_statement",
-            "V11__pooled_page_reads"
+            "V11__pooled_page_reads",
+            "V12__web_sessions"
         ]
     );
     let second = migrations::migrate(&mut client).await.unwrap();
@@ -30,7 +31,7 @@ async fn migrating_twice_applies_once_then_nothing() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 11);
+    assert_eq!(history, 12);
 }
 
 #[tokio::test]
@@ -44,7 +45,7 @@ async fn status_lists_pending_without_creating_anything_then_applied() {
         .collect();
     assert_eq!(
         pending,
-        (1..=11).map(|v| (v, true)).collect::<Vec<_>>(),
+        (1..=12).map(|v| (v, true)).collect::<Vec<_>>(),
         "every migration, in order, none applied"
     );
     let tables: i64 = client

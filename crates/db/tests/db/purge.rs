@@ -44,6 +44,7 @@ async fn expired_cruds_go_in_bounded_batches_with_their_replies_and_live_ones_st
         PurgeReport {
             cruds: 20,
             keys: 0,
+            sessions: 0,
             batches: 2,
             more_left: true
         }
@@ -54,6 +55,7 @@ async fn expired_cruds_go_in_bounded_batches_with_their_replies_and_live_ones_st
         PurgeReport {
             cruds: 5,
             keys: 0,
+            sessions: 0,
             batches: 1,
             more_left: false
         }

@@ -79,7 +79,13 @@ async fn every_pooled_function_holds_its_file_text() {
 fn every_file_of_the_pooled_folders_is_listed() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     let mut files = 0;
-    for folder in ["activities", "users", "health", "idempotency"] {
+    for folder in [
+        "activities",
+        "users",
+        "health",
+        "idempotency",
+        "web_sessions",
+    ] {
         for entry in std::fs::read_dir(root.join(folder)).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             assert!(
