@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::rate_limit::WriteLimits;
 use crate::router::RouterOptions;
 use crate::server::{ConnectionLimits, Drain, LimitsError};
+use crate::sign_in::{SignIn, SignInConfig};
 use crate::state::AppState;
 use crate::{cors, routes};
 
@@ -38,6 +39,9 @@ pub struct AppConfig {
     pub feed: FeedConfig,
     /// Purge expired cruds (one bounded run, as `cruddur db purge`) this often; `None`: never.
     pub purge_every: Option<Duration>,
+    /// Sign-in on the page through the user pool's managed login (cognito mode only); `None`:
+    /// the page has no sign-in.
+    pub sign_in: Option<SignInConfig>,
 }
 
 impl AppConfig {
@@ -55,6 +59,7 @@ impl AppConfig {
             write_limits: WriteLimits::default(),
             feed: FeedConfig::default(),
             purge_every: None,
+            sign_in: None,
         }
     }
 }
@@ -122,6 +127,10 @@ pub enum StartError {
     Database(#[from] db::DbError),
     #[error("the Cognito verifier cannot be built")]
     Verifier(#[from] VerifyError),
+    #[error("sign-in on the page cannot be set up")]
+    SignIn(#[from] crate::sign_in::BuildError),
+    #[error("sign-in on the page (COGNITO_DOMAIN) needs cognito mode: set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID")]
+    SignInWithoutCognito,
     #[error(
         "refusing to serve dev mode (no authentication: anyone can post as anyone) on {0}; \
          bind a loopback address, configure Cognito (AWS_COGNITO_USER_POOL_ID and \
@@ -158,6 +167,14 @@ impl App {
         config.http.connections.validate()?;
         let connections = fit_to_descriptors(config.http.connections, &config.database);
         let author_mode = author_mode(&config.author, config.http.bind)?;
+        let sign_in = match (&config.sign_in, &author_mode) {
+            (None, _) => None,
+            (Some(sign_in), AuthorMode::Cognito(verifier)) => Some(Arc::new(SignIn::new(
+                sign_in.clone(),
+                Arc::clone(verifier),
+            )?)),
+            (Some(_), AuthorMode::Dev) => return Err(StartError::SignInWithoutCognito),
+        };
         let database = config.database.start()?;
         if let Err(e) = db::health::ping(&database.pool).await {
             tracing::warn!(error = %e, "the database does not answer yet; serving 503 until it does");
@@ -201,6 +218,7 @@ impl App {
             item_replies: config.feed.item_replies,
             write_limiter: crate::rate_limit::WriteLimiter::new(config.write_limits),
             feed_cache,
+            sign_in,
         };
         let router = crate::router::router(
             state.clone(),
@@ -279,6 +297,7 @@ impl App {
             pooler = ?self.summary.pooler,
             cors_origins = %self.summary.cors,
             write_limits = %self.summary.write_limits,
+            sign_in = %self.summary.sign_in,
             "serving"
         );
         let purge = self
@@ -362,6 +381,7 @@ struct Summary {
     pooler: db::Pooler,
     cors: String,
     write_limits: String,
+    sign_in: String,
 }
 
 impl Summary {
@@ -399,12 +419,17 @@ impl Summary {
             ),
             _ => "off".to_owned(),
         };
+        let sign_in = config.sign_in.as_ref().map_or_else(
+            || "off".to_owned(),
+            |s| format!("{} through {}", s.site_origin(), s.managed_login_origin()),
+        );
         Self {
             database,
             standbys,
             pooler: config.database.pooler(),
             cors,
             write_limits,
+            sign_in,
         }
     }
 }

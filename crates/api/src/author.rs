@@ -48,29 +48,40 @@ impl AuthorMode {
             Self::Cognito(verifier) => verifier,
         };
         let token = bearer_token(headers).ok_or(ApiError::Unauthorized("no bearer token"))?;
-        let claims = verifier.verify(token).await.map_err(|e| match e {
-            VerifyError::Invalid(why) => ApiError::Unauthorized(why),
-            VerifyError::Unavailable(why) => ApiError::AuthUnavailable(why),
-        })?;
-        let user = db::users::find_user_by_cognito_id(pool, &claims.sub)
-            .await?
-            .ok_or(ApiError::UserNotFound)?;
-        // Writes name their author by handle: a handle stored before the handle rule (V3) that
-        // would parse into another one (`@bayko` → `bayko`) must not write at all.
-        if !domain::Handle::parse(&user.handle).is_ok_and(|h| h.as_str() == user.handle) {
-            return Err(ApiError::LegacyHandle);
-        }
-        match body_handle.filter(|h| !h.is_empty()) {
-            Some(named) if !named.eq_ignore_ascii_case(&user.handle) => Err(ApiError::Forbidden),
-            _ => Ok(Some(Cow::Owned(user.handle))),
-        }
+        author_by_token(verifier, pool, token, body_handle).await
+    }
+}
+
+/// The author an access token speaks for: its verified `sub`'s user, who may name only
+/// themselves in the body. Shared by the Bearer path and the page's session.
+pub(crate) async fn author_by_token<'a>(
+    verifier: &Verifier,
+    pool: &Pool,
+    token: &str,
+    body_handle: Option<&'a str>,
+) -> Result<Option<Cow<'a, str>>, ApiError> {
+    let claims = verifier.verify(token).await.map_err(|e| match e {
+        VerifyError::Invalid(why) => ApiError::Unauthorized(why),
+        VerifyError::Unavailable(why) => ApiError::AuthUnavailable(why),
+    })?;
+    let user = db::users::find_user_by_cognito_id(pool, &claims.sub)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    // Writes name their author by handle: a handle stored before the handle rule (V3) that
+    // would parse into another one (`@bayko` → `bayko`) must not write at all.
+    if !domain::Handle::parse(&user.handle).is_ok_and(|h| h.as_str() == user.handle) {
+        return Err(ApiError::LegacyHandle);
+    }
+    match body_handle.filter(|h| !h.is_empty()) {
+        Some(named) if !named.eq_ignore_ascii_case(&user.handle) => Err(ApiError::Forbidden),
+        _ => Ok(Some(Cow::Owned(user.handle))),
     }
 }
 
 /// The bearer token of a request, or `None` for an anonymous one: no `Authorization` header, a
 /// scheme other than Bearer, an empty token, or the signed-out frontend's literal `null`.
 /// Anonymous is never an error on a public route.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()

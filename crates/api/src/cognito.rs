@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use tokio::sync::{Mutex, RwLock};
 
 /// Default for [`CognitoConfig::min_refresh`]: one JWKS fetch per minute at most.
@@ -122,6 +123,15 @@ pub struct AccessClaims {
     client_id: String,
 }
 
+/// The claims of a verified ID token (sign-in on the page) that the server uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    /// The user's id in the pool: the access token's `sub` must be the same.
+    pub sub: String,
+    nonce: Option<String>,
+    token_use: String,
+}
+
 struct KeyCache {
     by_kid: HashMap<String, DecodingKey>,
     /// When the JWKS was last asked for, and whether that worked.
@@ -133,6 +143,8 @@ pub struct Verifier {
     config: CognitoConfig,
     /// What every token must satisfy besides its signature (built once, not per token).
     validation: Validation,
+    /// The same for ID tokens, which name the app client in `aud`.
+    id_validation: Validation,
     http: reqwest::Client,
     keys: RwLock<KeyCache>,
     /// Held while fetching, so concurrent misses wait for one fetch instead of starting theirs.
@@ -167,8 +179,14 @@ impl Verifier {
         validation.leeway = EXP_LEEWAY_SECS;
         // Access tokens carry client_id instead of aud; it is checked in `verify`.
         validation.validate_aud = false;
+        let mut id_validation = Validation::new(Algorithm::RS256);
+        id_validation.set_issuer(&[config.issuer()]);
+        id_validation.set_audience(&[&config.client_id]);
+        id_validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        id_validation.leeway = EXP_LEEWAY_SECS;
         Ok(Self {
             validation,
+            id_validation,
             config,
             http,
             keys: RwLock::new(KeyCache {
@@ -209,6 +227,32 @@ impl Verifier {
         }
         if claims.client_id != self.config.client_id {
             return Err(VerifyError::Invalid("another app client"));
+        }
+        Ok(claims)
+    }
+
+    /// The claims of `token` when it is an ID token of the pool for this app client, issued
+    /// for the sign-in that sent `nonce` (a token made for another sign-in is refused).
+    pub async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<IdClaims, VerifyError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed"))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(VerifyError::Invalid("not RS256"));
+        }
+        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
+        let key = self.key(&kid).await?;
+        let claims = jsonwebtoken::decode::<IdClaims>(token, &key, &self.id_validation)
+            .map_err(|_| VerifyError::Invalid("signature or claims"))?
+            .claims;
+        if claims.token_use != "id" {
+            return Err(VerifyError::Invalid("not an ID token"));
+        }
+        let same_nonce = claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| bool::from(n.as_bytes().ct_eq(nonce.as_bytes())));
+        if !same_nonce {
+            return Err(VerifyError::Invalid("another sign-in's nonce"));
         }
         Ok(claims)
     }

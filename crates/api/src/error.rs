@@ -25,6 +25,13 @@ pub enum ApiError {
     /// The token's user may not act as the user the request names.
     #[error("forbidden")]
     Forbidden,
+    /// A write authenticated by the page's session cookie that did not come from the page.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// A page write whose session cookie names no live session (signed out, idle or expired,
+    /// or its refresh token refused).
+    #[error("the session has ended")]
+    SessionEnded,
     /// Dev mode on loopback answers only loopback `Host` names (see `host_check`).
     #[error("host not allowed")]
     HostNotAllowed,
@@ -75,8 +82,10 @@ impl ApiError {
             | Self::IdempotencyKeyReused
             | Self::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::LegacyHandle | Self::HostNotAllowed => StatusCode::FORBIDDEN,
+            Self::Unauthorized(_) | Self::SessionEnded => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::LegacyHandle | Self::HostNotAllowed | Self::CrossSite => {
+                StatusCode::FORBIDDEN
+            }
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -100,6 +109,8 @@ impl ApiError {
             Self::NoRoute => vec!["route_not_found"],
             Self::Unauthorized(_) => vec!["unauthorized"],
             Self::Forbidden => vec!["forbidden"],
+            Self::CrossSite => vec!["cross_site_request"],
+            Self::SessionEnded => vec!["session_ended"],
             Self::HostNotAllowed => vec!["host_not_allowed"],
             Self::LegacyHandle => vec!["forbidden", "user_handle_invalid"],
             Self::AuthUnavailable(_) => vec!["auth_unavailable"],

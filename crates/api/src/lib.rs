@@ -25,6 +25,7 @@ pub mod responses;
 pub mod router;
 pub mod routes;
 pub mod server;
+pub mod sign_in;
 pub mod state;
 pub mod web;
 mod writes;

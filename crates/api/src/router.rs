@@ -62,8 +62,12 @@ pub(crate) fn router(state: AppState, options: &RouterOptions) -> Router {
                 .route_layer(after_writes()),
         )
         .route(paths::OPENAPI, get(openapi::serve))
-        .merge(web::routes())
-        .with_state(state.clone());
+        .merge(web::routes());
+    let routes = match state.sign_in {
+        Some(_) => routes.merge(crate::sign_in::routes::routes()),
+        None => routes,
+    }
+    .with_state(state.clone());
     let app = serve_layers(routes, options);
     let app = match state.feed_cache {
         Some(cache) => with_hit_lane(cache, app, options),

@@ -22,10 +22,13 @@ pub struct AppState {
     pub(crate) write_limiter: std::sync::Arc<rate_limit::WriteLimiter>,
     /// The home feed's first page from memory; `None`: every request reads the database.
     pub(crate) feed_cache: Option<feed_cache::FeedCache>,
+    /// Sign-in on the page (cognito mode with a managed login configured); `None`: the page
+    /// has no sign-in (dev mode, or cognito mode for the React app only).
+    pub(crate) sign_in: Option<std::sync::Arc<crate::sign_in::SignIn>>,
 }
 
 impl AppState {
-    /// A write: resolves its author ([`AuthorMode::writer`]), counts it against the author's
+    /// A write: resolves its author ([`AuthorMode::writer`], or the page's session), counts it against the author's
     /// allowance, runs `write` as that author, and reports the allowance with the answer,
     /// success or refusal ([`rate_limit::middleware::limit_writes`] turns it into headers).
     pub(crate) async fn write_as(
@@ -34,10 +37,21 @@ impl AppState {
         body_handle: Option<&str>,
         write: impl AsyncFnOnce(Option<&str>) -> Result<axum::response::Response, ApiError>,
     ) -> Result<axum::response::Response, ApiError> {
-        let author = self
-            .author_mode
-            .writer(&self.pool, headers, body_handle)
-            .await?;
+        // The page's session authenticates only requests without a Bearer token: the React app's
+        // path is unchanged, whatever cookies its browser holds.
+        let by_session = self.sign_in.as_ref().filter(|_| {
+            crate::author::bearer_token(headers).is_none()
+                && crate::sign_in::cookies::read(headers, crate::sign_in::cookies::SESSION)
+                    .is_some()
+        });
+        let author = match by_session {
+            Some(sign_in) => sign_in.writer(&self.pool, headers, body_handle).await?,
+            None => {
+                self.author_mode
+                    .writer(&self.pool, headers, body_handle)
+                    .await?
+            }
+        };
         let allowance = self.write_limiter.check_author(author.as_deref())?;
         let answer = write(author.as_deref())
             .await

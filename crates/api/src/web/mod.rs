@@ -2,11 +2,14 @@
 //! `/@{handle}` and a crud with its replies at `/@{handle}/status/{uuid}`. Server-rendered HTML
 //! that reads without JavaScript; a small embedded script (`web/app.js`) adds a character counter
 //! that counts like the server, ticking times, and posting and replying through the JSON API
-//! without a reload. Posting is offered in dev mode only; in cognito mode the page is read-only.
+//! without a reload. Posting is offered in dev mode (as any user), and in cognito mode to people
+//! signed in on the page ([`crate::sign_in`]); cognito mode without a managed login configured is
+//! read-only.
 //!
 //! Every page carries a Content-Security-Policy without `unsafe-inline`: scripts, styles and
-//! requests only from this origin, no forms posted anywhere (the script posts JSON, which a
-//! cross-site form cannot), no framing.
+//! requests only from this origin, no framing, and no forms posted anywhere, except, with sign-in
+//! on, the sign-out form to this origin (its answer redirects to the managed login's `/logout`,
+//! and browsers hold form redirects to `form-action` too).
 
 pub mod assets;
 pub mod clock;
@@ -15,7 +18,7 @@ pub mod sentences;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -29,6 +32,7 @@ use crate::author::AuthorMode;
 use crate::error::ApiError;
 use crate::path::PathParams;
 use crate::routes::{cursor, parse_handle, DEFAULT_PAGE_SIZE};
+use crate::sign_in;
 use crate::state::AppState;
 use pages::{Posting, Viewer};
 
@@ -70,8 +74,18 @@ pub struct StatusQuery {
     pub after: Option<String>,
 }
 
+/// The policy with sign-in on: the sign-out form posts here and is redirected to the managed
+/// login (`managed_login_origin`).
+fn policy_with_sign_out(managed_login_origin: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace(
+        "form-action 'none'",
+        &format!("form-action 'self' {managed_login_origin}"),
+    ))
+    .ok()
+}
+
 /// An HTML answer with the page's security headers.
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn page(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [
@@ -99,9 +113,10 @@ fn page(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
-    let posting = match state.author_mode {
-        AuthorMode::Dev => Posting::AsAnyOf(
+/// Who is looking: in cognito mode with sign-in, the session the request's cookie names.
+async fn viewer(state: &AppState, request: &RequestParts) -> Result<Viewer, ApiError> {
+    let posting = match (&state.author_mode, &state.sign_in) {
+        (AuthorMode::Dev, _) => Posting::AsAnyOf(
             state
                 .reads
                 .read(
@@ -109,12 +124,75 @@ async fn viewer(state: &AppState) -> Result<Viewer, ApiError> {
                 )
                 .await?,
         ),
-        AuthorMode::Cognito(_) => Posting::SignInElsewhere,
+        (AuthorMode::Cognito(_), None) => Posting::SignInElsewhere,
+        // The primary, not a standby: a session opened a moment ago must be found.
+        (AuthorMode::Cognito(_), Some(sign_in)) => {
+            match sign_in.session(&state.pool, &request.headers).await? {
+                Some((_, session)) => Posting::SignedIn(session.user),
+                None => Posting::SignIn {
+                    return_to: request.path.clone(),
+                    ended: sign_in::cookies::read(&request.headers, sign_in::cookies::SESSION)
+                        .is_some(),
+                },
+            }
+        }
     };
     Ok(Viewer {
         posting,
         now: chrono::Utc::now(),
     })
+}
+
+/// What a page needs of its request: the cookie, and where to come back to after signing in.
+pub struct RequestParts {
+    headers: HeaderMap,
+    path: String,
+}
+
+/// The headers hold the session cookie: never printed.
+impl std::fmt::Debug for RequestParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestParts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        })
+    }
+}
+
+/// A page for `viewer`: with sign-in on, the policy that lets the sign-out form out, and an
+/// ended session's cookie cleared.
+fn viewer_page(state: &AppState, viewer: &Viewer, status: StatusCode, markup: Markup) -> Response {
+    let mut response = page(status, markup);
+    if let Some(sign_in) = &state.sign_in {
+        if let Some(policy) = policy_with_sign_out(&sign_in.config().managed_login_origin()) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        if matches!(viewer.posting, Posting::SignIn { ended: true, .. }) {
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                sign_in::cookies::clear(sign_in::cookies::SESSION),
+            );
+        }
+    }
+    response
 }
 
 /// A failed page: the API's error (its status and logged cause kept), shown as an HTML page.
@@ -174,6 +252,7 @@ impl IntoResponse for PageError {
 
 async fn home(
     State(state): State<AppState>,
+    request: RequestParts,
     Fresh(fresh): Fresh,
     query: Result<Query<HomeQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
@@ -188,8 +267,10 @@ async fn home(
         })
         .await?;
     let older = more_than_a_page(&mut items).then(|| items.last().map(|item| item.activity.uuid));
-    let viewer = viewer(&state).await?;
-    Ok(page(
+    let viewer = viewer(&state, &request).await?;
+    Ok(viewer_page(
+        &state,
+        &viewer,
         StatusCode::OK,
         pages::home(&viewer, &items, older.flatten()),
     ))
@@ -197,6 +278,7 @@ async fn home(
 
 async fn user(
     State(state): State<AppState>,
+    request: RequestParts,
     Fresh(fresh): Fresh,
     PathParams(handle): PathParams<String>,
 ) -> Result<Response, PageError> {
@@ -210,8 +292,10 @@ async fn user(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    let viewer = viewer(&state).await?;
-    Ok(page(
+    let viewer = viewer(&state, &request).await?;
+    Ok(viewer_page(
+        &state,
+        &viewer,
         StatusCode::OK,
         pages::user(
             &viewer,
@@ -224,6 +308,7 @@ async fn user(
 
 async fn status(
     State(state): State<AppState>,
+    request: RequestParts,
     Fresh(fresh): Fresh,
     PathParams((handle, uuid)): PathParams<(String, String)>,
     query: Result<Query<StatusQuery>, QueryRejection>,
@@ -242,8 +327,10 @@ async fn status(
         .ok_or(ApiError::NotFound)?;
     let more_after =
         more_than_a_page(&mut found.replies).then(|| found.replies.last().map(|reply| reply.uuid));
-    let viewer = viewer(&state).await?;
-    Ok(page(
+    let viewer = viewer(&state, &request).await?;
+    Ok(viewer_page(
+        &state,
+        &viewer,
         StatusCode::OK,
         pages::status(
             &viewer,

@@ -25,15 +25,20 @@ pub struct Viewer {
 pub enum Posting {
     /// Dev mode: posting, as any of these users.
     AsAnyOf(Vec<UserShortRow>),
-    /// Cognito mode: read-only, with a word on where to sign in.
+    /// Cognito mode without sign-in on the page: read-only, with a word on where to sign in.
     SignInElsewhere,
+    /// Cognito mode, signed in on the page: posting as this user.
+    SignedIn(UserShortRow),
+    /// Cognito mode, signed out: a link to sign in that comes back to `return_to`; `ended`
+    /// when the browser's session cookie named a session that has ended.
+    SignIn { return_to: String, ended: bool },
     /// Nothing said about it (error pages).
     Unmentioned,
 }
 
 impl Viewer {
     fn can_post(&self) -> bool {
-        matches!(self.posting, Posting::AsAnyOf(_))
+        matches!(self.posting, Posting::AsAnyOf(_) | Posting::SignedIn(_))
     }
 }
 
@@ -61,6 +66,8 @@ fn layout(title: &str, viewer: &Viewer, content: Markup) -> Markup {
                             "This page is read-only: the server checks sign-ins with Cognito. "
                             "Sign in and post through the Cruddur app."
                         },
+                        Posting::SignedIn(user) => (signed_in(user)),
+                        Posting::SignIn { return_to, ended } => (sign_in_link(return_to, *ended)),
                         Posting::Unmentioned => {},
                     }
                 }
@@ -75,6 +82,51 @@ fn layout(title: &str, viewer: &Viewer, content: Markup) -> Markup {
             }
         }
     }
+}
+
+fn signed_in(user: &UserShortRow) -> Markup {
+    html! {
+        div class="account" {
+            p class="note" {
+                "Signed in as " strong { (user.display_name) } " (@" (user.handle) ")"
+            }
+            // A form, not a link: a GET sign-out could be set off by any other site.
+            form method="post" action="/auth/sign-out" {
+                button type="submit" { "Sign out" }
+            }
+        }
+    }
+}
+
+fn sign_in_link(return_to: &str, ended: bool) -> Markup {
+    let href = format!(
+        "/auth/sign-in?return_to={}",
+        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    );
+    html! {
+        p class="account note" {
+            @if ended { "Your session has ended. " }
+            a href=(href) { "Sign in" } " to post and reply."
+        }
+    }
+}
+
+/// A sign-in that did not complete: why, and a way to try again.
+pub fn sign_in_failed(heading: &str, sentence: &str) -> Markup {
+    let viewer = Viewer {
+        posting: Posting::Unmentioned,
+        now: Utc::now(),
+    };
+    layout(
+        heading,
+        &viewer,
+        html! {
+            h1 { (heading) }
+            p role="alert" { (sentence) }
+            p { a href="/auth/sign-in" { "Sign in again" } }
+            p { a href="/" { "Back to the home feed" } }
+        },
+    )
 }
 
 fn author_picker(authors: &[UserShortRow]) -> Markup {

@@ -62,6 +62,16 @@ pub const SENTENCES: &[(&str, Field, &str)] = &[
         "Sign in through the Cruddur app to post.",
     ),
     ("forbidden", Field::Author, "You can only post as yourself."),
+    (
+        "session_ended",
+        Field::Form,
+        "Your session has ended. Sign in again to post.",
+    ),
+    (
+        "cross_site_request",
+        Field::Form,
+        "This post did not come from this site's page, so it was refused.",
+    ),
 ];
 
 #[derive(Serialize)]

@@ -21,9 +21,49 @@ pub(crate) struct AuthArgs {
     /// address. Without it, dev mode refuses to.
     #[arg(long)]
     pub allow_dev_auth_on_network: bool,
+    /// The user pool's managed login (https://<prefix>.auth.<region>.amazoncognito.com, or its
+    /// custom domain): turns on sign-in on the page (cognito mode only). The app client's secret,
+    /// if it has one, is read from AWS_COGNITO_USER_POOL_CLIENT_SECRET (environment only).
+    #[arg(long, env = "COGNITO_DOMAIN")]
+    pub cognito_domain: Option<String>,
+    /// This site's origin as browsers reach it (https://cruddur.example): the sign-in callback
+    /// is <origin>/auth/callback and sign-out returns to <origin>/. Needed with COGNITO_DOMAIN.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A session unused this long ends (sign-in on the page).
+    #[arg(long, env = "SESSION_IDLE_SECS", default_value_t = api::sign_in::config::DEFAULT_SESSION_IDLE_SECS)]
+    pub session_idle_secs: u64,
+    /// A session ends this long after sign-in, however it is used.
+    #[arg(long, env = "SESSION_MAX_SECS", default_value_t = api::sign_in::config::DEFAULT_SESSION_MAX_SECS)]
+    pub session_max_secs: u64,
 }
 
+/// The environment variable the app client's secret is read from: never a flag (argv is
+/// readable by every user of the machine).
+pub(crate) const CLIENT_SECRET_ENV: &str = "AWS_COGNITO_USER_POOL_CLIENT_SECRET";
+
 impl AuthArgs {
+    /// Sign-in on the page, when a managed login is configured.
+    pub(crate) fn sign_in(&self) -> anyhow::Result<Option<api::sign_in::SignInConfig>> {
+        let Some(domain) = self.cognito_domain.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let secret = std::env::var(CLIENT_SECRET_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(secrecy::SecretString::from);
+        let config = api::sign_in::SignInConfig::new(
+            domain,
+            self.public_url.as_deref().unwrap_or_default(),
+            secret,
+            db::web_sessions::Lifetimes {
+                idle: Duration::from_secs(self.session_idle_secs),
+                max: Duration::from_secs(self.session_max_secs),
+            },
+        )?;
+        Ok(Some(config))
+    }
+
     pub(crate) fn config(&self) -> anyhow::Result<api::AuthorConfig> {
         let pool = self
             .cognito_user_pool_id

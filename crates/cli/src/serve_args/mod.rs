@@ -53,6 +53,7 @@ impl ServeArgs {
             },
             purge_every: (self.purge_every_secs > 0)
                 .then(|| Duration::from_secs(self.purge_every_secs)),
+            sign_in: self.auth.sign_in()?,
         })
     }
 }

@@ -1,0 +1,80 @@
+//! The HTTP client of the token and revocation calls: redirects never followed (a token request
+//! carries the code, the PKCE verifier and the client secret; a redirect would hand them to
+//! wherever it points), every call bounded in time and size. Plugged into `oauth2` as its
+//! async client, in place of its own reqwest integration, whose body read has no cap.
+
+use std::time::Duration;
+
+/// Bound of one call (connect, request and answer).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest answer read (a token answer is about 4 KiB).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("cannot build the request: {0}")]
+    Request(String),
+    #[error("the sign-in service did not answer: {0}")]
+    Transport(String),
+    #[error("the sign-in service's answer is larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+}
+
+/// The client `oauth2` calls through. A type of its own, not a closure: a closure's future is
+/// `Send` only for one lifetime, which axum's handlers (`Send` for all) do not accept.
+#[derive(Debug, Clone)]
+pub struct Http(reqwest::Client);
+
+impl Http {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(CALL_TIMEOUT)
+            .build()
+            .map(Self)
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Http {
+    type Error = CallError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, CallError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(send(&self.0, request))
+    }
+}
+
+/// Sends one `oauth2` request and reads its answer (a 3xx comes back as is, unfollowed, and
+/// `oauth2` reports it as an error).
+async fn send(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, CallError> {
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| CallError::Request(domain::error_chain(&e)))?;
+    let mut answer = http
+        .execute(request)
+        .await
+        .map_err(|e| CallError::Transport(domain::error_chain(&e)))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|e| CallError::Transport(domain::error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(CallError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut response = oauth2::http::Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
+    }
+    response
+        .body(body)
+        .map_err(|e| CallError::Request(domain::error_chain(&e)))
+}
