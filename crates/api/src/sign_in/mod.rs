@@ -11,7 +11,8 @@
 //! time only (no refetch on a rotated `kid`) and no leeway on `exp`; the ID token is checked here
 //! on the verifier's key cache instead ([`crate::cognito::Verifier::verify_id_token`]). Sessions:
 //! our own table, not `tower-sessions` (one expiry mode, idle or absolute, not both; no store for
-//! tokio-postgres on axum 0.8).
+//! tokio-postgres on axum 0.8). Revocation is one form POST of our own: `oauth2` refuses a
+//! revocation URL that is not https, and the tests' managed login is plain http on loopback.
 
 pub mod config;
 pub mod cookies;
@@ -35,8 +36,8 @@ use oauth2::basic::{
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RevocationUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use rand::RngCore;
 use secrecy::ExposeSecret;
@@ -75,7 +76,7 @@ type OAuthClient = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -164,7 +165,6 @@ impl SignIn {
         let client = oauth2::Client::new(ClientId::new(client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(config.endpoint("oauth2/authorize")))
             .set_token_uri(TokenUrl::from_url(config.endpoint("oauth2/token")))
-            .set_revocation_url(RevocationUrl::from_url(config.endpoint("oauth2/revoke")))
             .set_redirect_uri(RedirectUrl::new(config.callback_url())?);
         // With a secret: HTTP Basic (oauth2's default), as the managed login wants it.
         let client = match &config.client_secret {
@@ -418,22 +418,37 @@ impl SignIn {
         Ok(self.logout_url())
     }
 
-    /// Revokes a refresh token (and the access tokens made from it); a failure is logged, not
-    /// fatal: the session row is gone either way, and nothing else holds the token.
+    /// Revokes a refresh token (and the access tokens made from it) at `/oauth2/revoke`; a
+    /// failure is logged, not fatal: the session row is gone either way, and nothing else holds
+    /// the token.
     async fn revoke(&self, refresh: String) {
-        let revoked = match self
-            .client
-            .revoke_token(StandardRevocableToken::RefreshToken(RefreshToken::new(
-                refresh,
-            ))) {
-            Ok(request) => request
-                .request_async(&self.http)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+        let secret = self
+            .config
+            .client_secret
+            .as_ref()
+            .map(ExposeSecret::expose_secret);
+        let mut form = vec![
+            ("token", refresh.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ];
+        let basic = match secret {
+            Some(secret) => Some((self.client_id.as_str(), secret)),
+            // A public client names itself in the body.
+            None => {
+                form.push(("client_id", self.client_id.as_str()));
+                None
+            }
         };
-        if let Err(e) = revoked {
-            tracing::warn!(error = %e, "revoking a refresh token at sign-out failed");
+        match self
+            .http
+            .post_form(self.config.endpoint("oauth2/revoke"), &form, basic)
+            .await
+        {
+            Ok(status) if status.is_success() => {}
+            Ok(status) => {
+                tracing::warn!(%status, "the managed login refused to revoke a refresh token at sign-out");
+            }
+            Err(e) => tracing::warn!(error = %e, "revoking a refresh token at sign-out failed"),
         }
     }
 
