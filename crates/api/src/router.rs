@@ -64,7 +64,7 @@ pub(crate) fn router(state: AppState, options: &RouterOptions) -> Router {
         .route(paths::OPENAPI, get(openapi::serve))
         .merge(web::routes());
     let routes = match state.sign_in {
-        Some(_) => routes.merge(crate::sign_in::routes::routes()),
+        Some(_) => routes.merge(web::sign_in_routes::routes()),
         None => routes,
     }
     .with_state(state.clone());

@@ -18,7 +18,6 @@ pub mod config;
 pub mod cookies;
 pub mod csrf;
 pub mod http;
-pub mod routes;
 pub mod transaction;
 
 use std::borrow::Cow;

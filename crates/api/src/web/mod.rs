@@ -15,6 +15,7 @@ pub mod assets;
 pub mod clock;
 pub mod pages;
 pub mod sentences;
+pub mod sign_in_routes;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

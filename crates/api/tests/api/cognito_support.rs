@@ -91,6 +91,14 @@ pub(crate) async fn cognito_app_with_write_limits(
     config: CognitoConfig,
     limits: api::rate_limit::WriteLimits,
 ) -> TestApp {
+    cognito_app_with(config, |service| service.write_limits = limits).await
+}
+
+/// [`cognito_app`] with more of its config set by `configure`.
+pub(crate) async fn cognito_app_with(
+    config: CognitoConfig,
+    configure: impl FnOnce(&mut api::AppConfig),
+) -> TestApp {
     let db = test_db::TestDb::new().await;
     db::seeds::seed(&mut db.client().await).await.unwrap();
     db.client()
@@ -105,7 +113,7 @@ pub(crate) async fn cognito_app_with_write_limits(
         service.author = api::AuthorConfig::Cognito(config);
         // Cognito mode's default: no origin allowed unless FRONTEND_URL names it.
         service.http.cors_origins = None;
-        service.write_limits = limits;
+        configure(service);
     })
     .await
 }

@@ -16,5 +16,6 @@ mod rate_limits;
 mod replies;
 mod server;
 mod shape;
+mod sign_in;
 mod users;
 mod web;

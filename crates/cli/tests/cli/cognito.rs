@@ -208,3 +208,70 @@ fn a_frontend_url_that_is_not_a_list_of_origins_is_a_one_line_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sign_in_settings_are_checked_at_start_each_with_a_sentence_naming_the_setting() {
+    let cognito = [
+        ("AWS_COGNITO_USER_POOL_ID", POOL_ID),
+        ("AWS_COGNITO_USER_POOL_CLIENT_ID", "test-client-id"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)], pool: bool| {
+        let mut env: Vec<(&str, &str)> = if pool {
+            cognito.to_vec()
+        } else {
+            vec![
+                ("AWS_COGNITO_USER_POOL_ID", ""),
+                ("AWS_COGNITO_USER_POOL_CLIENT_ID", ""),
+            ]
+        };
+        env.extend_from_slice(extra);
+        serve_refuses("127.0.0.1:0", &env)
+    };
+    let no_site = with(
+        &[
+            ("COGNITO_DOMAIN", "https://login.example"),
+            ("PUBLIC_URL", ""),
+        ],
+        true,
+    );
+    assert!(no_site.contains("PUBLIC_URL must be set"), "{no_site}");
+    let plain_site = with(
+        &[
+            ("COGNITO_DOMAIN", "https://login.example"),
+            ("PUBLIC_URL", "http://cruddur.example"),
+        ],
+        true,
+    );
+    assert!(
+        plain_site.contains("PUBLIC_URL:") && plain_site.contains("must be https"),
+        "{plain_site}"
+    );
+    let plain_login = with(
+        &[
+            ("COGNITO_DOMAIN", "http://login.example"),
+            ("PUBLIC_URL", "https://cruddur.example"),
+        ],
+        true,
+    );
+    assert!(plain_login.contains("COGNITO_DOMAIN:"), "{plain_login}");
+    let short_idle = with(
+        &[
+            ("COGNITO_DOMAIN", "https://login.example"),
+            ("PUBLIC_URL", "https://cruddur.example"),
+            ("SESSION_IDLE_SECS", "5"),
+        ],
+        true,
+    );
+    assert!(
+        short_idle.contains("SESSION_IDLE_SECS must be at least 60"),
+        "{short_idle}"
+    );
+    let dev = with(
+        &[
+            ("COGNITO_DOMAIN", "https://login.example"),
+            ("PUBLIC_URL", "https://cruddur.example"),
+        ],
+        false,
+    );
+    assert!(dev.contains("needs cognito mode"), "{dev}");
+}

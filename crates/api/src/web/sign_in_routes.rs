@@ -1,5 +1,5 @@
-//! `/auth/sign-in`, `/auth/callback` and `/auth/sign-out`: mounted only when sign-in on the page
-//! is configured. Every answer is `Cache-Control: no-store` (it sets or clears a credential).
+//! `/auth/sign-in`, `/auth/callback` and `/auth/sign-out` ([`crate::sign_in`]'s pages): mounted
+//! only when sign-in on the page is configured. Every answer is `Cache-Control: no-store` (it sets or clears a credential).
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -8,10 +8,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::{cookies, Callback, SignInError};
+use super::pages;
 use crate::error::ApiError;
+use crate::sign_in::{cookies, Callback, SignInError};
 use crate::state::AppState;
-use crate::web::{self, pages};
+use crate::web;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,7 +75,7 @@ async fn sign_in(
             &[cookies::set(
                 cookies::SIGN_IN,
                 &sealed,
-                super::transaction::LIFETIME,
+                crate::sign_in::transaction::LIFETIME,
             )],
         ),
         Err(e) => failed(
@@ -96,7 +97,7 @@ async fn callback(
     };
     let callback = query.map(|Query(q)| q).unwrap_or_default();
     let sealed = cookies::read(&headers, cookies::SIGN_IN);
-    let old = cookies::read(&headers, cookies::SESSION).and_then(super::session_key);
+    let old = cookies::read(&headers, cookies::SESSION).and_then(crate::sign_in::session_key);
     match sign_in.finish(&state.pool, sealed, &callback).await {
         Ok(session) => {
             // A sign-in over a live session replaces it: its row goes, its id is never reused.
@@ -181,7 +182,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
         return ApiError::NoRoute.into_response();
     };
     // A cross-site form could sign people out: the same check as a page write.
-    if !super::csrf::same_origin(&headers, &sign_in.config().site_origin()) {
+    if !crate::sign_in::csrf::same_origin(&headers, &sign_in.config().site_origin()) {
         return web::PageError::from(ApiError::CrossSite).into_response();
     }
     match sign_in.sign_out(&state.pool, &headers).await {
