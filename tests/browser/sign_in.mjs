@@ -98,10 +98,11 @@ function heading(html) {
 
 async function tampering() {
   // Every case ends with the transaction cookie cleared and no session cookie.
-  const refusedAs = (what, result, jar, status, title) => {
-    check(result.status === status && heading(result.body) === title
+  // Each failure names its own cause: the sentence tells which check refused.
+  const refusedAs = (what, result, jar, status, title, sentence) => {
+    check(result.status === status && heading(result.body) === title && result.body.includes(sentence)
           && /role="alert"/.test(result.body) && result.body.includes('href="/auth/sign-in"'),
-      `${what}: refused with "${title}" (${result.status}, "${heading(result.body)}") and a way to sign in again`);
+      `${what}: refused with "${title}: …${sentence}…" (${result.status}, "${heading(result.body)}") and a way to sign in again`);
     check(!jar.get(BASE, "__Host-cruddur_session") && !jar.get(BASE, "__Host-cruddur_signin"),
       `${what}: no session opened, the transaction cleared`);
   };
@@ -118,27 +119,27 @@ async function tampering() {
   const replay = new Jar();
   replay.set(BASE, "__Host-cruddur_signin", sealed);
   result = await callback(replay, url);
-  refusedAs("a replayed code", result, replay, 400, "Sign-in refused");
+  refusedAs("a replayed code", result, replay, 400, "Sign-in refused", "one-time code was refused");
 
   // A tampered state.
   jar = new Jar();
   url = await signInUpTo(jar);
   const tampered = new URL(url);
   tampered.searchParams.set("state", `${tampered.searchParams.get("state")}x`);
-  refusedAs("a tampered state", await callback(jar, tampered.toString()), jar, 400, "Sign-in refused");
+  refusedAs("a tampered state", await callback(jar, tampered.toString()), jar, 400, "Sign-in refused", "does not belong");
 
   // A code sent without the transaction cookie (another browser's code, or a link).
   jar = new Jar();
   url = await signInUpTo(jar);
   const bare = new Jar();
-  refusedAs("a callback with no sign-in begun", await callback(bare, url), bare, 400, "Sign-in expired");
+  refusedAs("a callback with no sign-in begun", await callback(bare, url), bare, 400, "Sign-in expired", "not begun in this browser");
 
   // A forged transaction cookie (its signature broken).
   jar = new Jar();
   url = await signInUpTo(jar);
   const value = jar.get(BASE, "__Host-cruddur_signin");
   jar.set(BASE, "__Host-cruddur_signin", `${value.slice(0, -2)}${value.endsWith("AA") ? "BB" : "AA"}`);
-  refusedAs("a forged transaction cookie", await callback(jar, url), jar, 400, "Sign-in expired");
+  refusedAs("a forged transaction cookie", await callback(jar, url), jar, 400, "Sign-in expired", "not begun in this browser");
 
   // A wrong PKCE verifier: the first sign-in's code with the second's state and verifier (a code
   // injected into another sign-in), refused by the provider's PKCE check.
@@ -146,14 +147,14 @@ async function tampering() {
   const first = new URL(await signInUpTo(jar));
   const second = new URL(await signInUpTo(jar));
   second.searchParams.set("code", first.searchParams.get("code"));
-  refusedAs("another sign-in's code (wrong PKCE verifier)", await callback(jar, second.toString()), jar, 400, "Sign-in refused");
+  refusedAs("another sign-in's code (wrong PKCE verifier)", await callback(jar, second.toString()), jar, 400, "Sign-in refused", "one-time code was refused");
 
   // A wrong nonce: the provider signs an ID token for another sign-in.
   await fetch(`${OP}/__test/misbehave?nonce=1`);
   try {
     jar = new Jar();
     url = await signInUpTo(jar);
-    refusedAs("an ID token with another nonce", await callback(jar, url), jar, 400, "Sign-in refused");
+    refusedAs("an ID token with another nonce", await callback(jar, url), jar, 400, "Sign-in refused", "did not pass the server");
   } finally {
     await fetch(`${OP}/__test/misbehave?nonce=0`);
   }
@@ -164,7 +165,7 @@ async function tampering() {
   const denied = new URL(url);
   denied.searchParams.delete("code");
   denied.searchParams.set("error", "access_denied");
-  refusedAs("the provider's error answer", await callback(jar, denied.toString()), jar, 400, "Sign-in cancelled");
+  refusedAs("the provider's error answer", await callback(jar, denied.toString()), jar, 400, "Sign-in cancelled", "did not sign you in");
 
   // A sign-in may not send the browser off the site afterwards.
   jar = new Jar();
@@ -216,6 +217,15 @@ await context.route("**/*", (route) => {
   offMachine.push(route.request().url());
   return route.abort();
 });
+
+const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+// Every violation fails, whatever its impact.
+async function axeCheck(page, what) {
+  await page.evaluate(AXE); // evaluated by the driver, not injected: the page's CSP stays on
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
+    .violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })));
+  check(violations.length === 0, `axe: no violations on ${what} ${JSON.stringify(violations)}`);
+}
 
 async function open(path) {
   const page = await context.newPage();
@@ -305,11 +315,7 @@ try {
   check(await item.locator("ol.replies .handle", { hasText: `@${USER.username}` }).count() >= 1, "as the signed-in user");
 
   // 5. axe-core on the signed-in page.
-  const axe = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
-  await page.evaluate(axe);
-  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
-    .violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })));
-  check(violations.length === 0, `axe: no violations on the signed-in page ${JSON.stringify(violations)}`);
+  await axeCheck(page, "the signed-in page");
 
   // 6. Cross-site: writes with the session cookie but not from the page are refused; the same
   //    request from the page's origin passes (the control).
@@ -355,6 +361,12 @@ try {
   const stale = await write({ "Sec-Fetch-Site": "same-origin" });
   check(stale.status === 401 && JSON.stringify(stale.body) === '["session_ended"]',
     `the signed-out session's cookie writes nothing (${stale.status} ${JSON.stringify(stale.body)})`);
+
+  await axeCheck(page, "the signed-out page");
+  const failedPage = await open("/auth/callback?code=x&state=y");
+  check(await failedPage.locator("h1").textContent() === "Sign-in expired", "a callback without a sign-in shows its page");
+  await axeCheck(failedPage, "a sign-in failure page");
+  await failedPage.close();
 
   // 8. A session that ends by itself (idle or absolute expiry, made to pass now in the database):
   //    the page says so, clears the cookie, and a post from it is refused with that sentence.

@@ -145,6 +145,8 @@ pub const RENEW_WEB_SESSION_TOKENS: Sql = sql!(
     [BYTEA, TEXT, INT8, INT8, TEXT]
 );
 pub const DELETE_WEB_SESSION: Sql = sql!("web_sessions/delete_web_session.sql", [BYTEA]);
+pub const END_WEB_SESSION_REFUSED: Sql =
+    sql!("web_sessions/end_web_session_refused.sql", [BYTEA, TEXT]);
 pub const PURGE_WEB_SESSIONS: Sql = sql!("web_sessions/purge_web_sessions.sql", [INT8]);
 pub const SERVER_KEY: Sql = sql!("web_sessions/server_key.sql", [TEXT, BYTEA]);
 
@@ -178,6 +180,7 @@ pub const ALL: &[&Sql] = &[
     &TOUCH_WEB_SESSION,
     &RENEW_WEB_SESSION_TOKENS,
     &DELETE_WEB_SESSION,
+    &END_WEB_SESSION_REFUSED,
     &PURGE_WEB_SESSIONS,
     &SERVER_KEY,
 ];

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::error::DbError;
 use crate::pool::{checkout, Pool};
 use crate::statement::{
-    DELETE_WEB_SESSION, FIND_WEB_SESSION, INSERT_WEB_SESSION, RENEW_WEB_SESSION_TOKENS, SERVER_KEY,
-    TOUCH_WEB_SESSION,
+    DELETE_WEB_SESSION, END_WEB_SESSION_REFUSED, FIND_WEB_SESSION, INSERT_WEB_SESSION,
+    RENEW_WEB_SESSION_TOKENS, SERVER_KEY, TOUCH_WEB_SESSION,
 };
 use crate::users::{user_short, UserShortRow};
 
@@ -195,6 +195,25 @@ pub async fn delete(pool: &Pool, key: &SessionKey) -> Result<Deleted, DbError> {
             refresh_token: row.try_get("refresh_token")?,
         }),
     }
+}
+
+/// Ends the session of `key` if it still holds `refresh_token` (the one the managed login
+/// refused); `false` when a concurrent refresh replaced that token (the session lives on) or the
+/// session is gone.
+pub async fn end_if_refresh_token(
+    pool: &Pool,
+    key: &SessionKey,
+    refresh_token: &str,
+) -> Result<bool, DbError> {
+    let client = checkout(pool).await?;
+    let ended = pool
+        .statements_on(&client)
+        .execute(
+            &END_WEB_SESSION_REFUSED,
+            &[&key.0.as_slice(), &refresh_token],
+        )
+        .await?;
+    Ok(ended == 1)
 }
 
 /// The shared key `name`, made from `candidate` if no server has made one yet.

@@ -14,6 +14,8 @@ pub const DEFAULT_SESSION_IDLE_SECS: u64 = 2 * 3600;
 pub const DEFAULT_SESSION_MAX_SECS: u64 = 7 * 24 * 3600;
 /// Shortest idle timeout accepted: a session is touched at most once a minute.
 pub const MIN_SESSION_IDLE_SECS: u64 = 60;
+/// Longest session lifetime accepted: 400 days, the most browsers keep a cookie.
+pub const MAX_SESSION_SECS: u64 = 400 * 24 * 3600;
 
 #[derive(Debug, Clone)]
 pub struct SignInConfig {
@@ -41,7 +43,7 @@ pub enum SignInConfigError {
     SiteShape,
     #[error("PUBLIC_URL must be set for sign-in on the page (COGNITO_DOMAIN is set): the callback URL is made from it")]
     NoSite,
-    #[error("SESSION_IDLE_SECS must be at least {MIN_SESSION_IDLE_SECS}, and SESSION_MAX_SECS at least SESSION_IDLE_SECS")]
+    #[error("SESSION_IDLE_SECS must be at least {MIN_SESSION_IDLE_SECS}, and SESSION_MAX_SECS at least SESSION_IDLE_SECS and at most {MAX_SESSION_SECS} (400 days)")]
     Lifetimes,
 }
 
@@ -69,6 +71,7 @@ impl SignInConfig {
         }
         if lifetimes.idle < Duration::from_secs(MIN_SESSION_IDLE_SECS)
             || lifetimes.max < lifetimes.idle
+            || lifetimes.max > Duration::from_secs(MAX_SESSION_SECS)
         {
             return Err(SignInConfigError::Lifetimes);
         }
@@ -175,7 +178,8 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_timeout_under_a_minute_or_over_the_lifetime_is_refused() {
+    fn an_idle_timeout_under_a_minute_or_over_the_lifetime_or_a_lifetime_past_400_days_is_refused()
+    {
         let with = |idle: u64, max: u64| {
             SignInConfig::new(
                 "https://login.example",
@@ -189,6 +193,11 @@ mod tests {
         };
         assert_eq!(with(59, 3600).unwrap_err(), SignInConfigError::Lifetimes);
         assert_eq!(with(3600, 60).unwrap_err(), SignInConfigError::Lifetimes);
+        assert_eq!(
+            with(3600, MAX_SESSION_SECS + 1).unwrap_err(),
+            SignInConfigError::Lifetimes
+        );
+        assert!(with(3600, MAX_SESSION_SECS).is_ok());
         assert!(with(60, 60).is_ok());
     }
 }

@@ -30,8 +30,8 @@ use base64::Engine;
 use db::web_sessions::{self, SessionKey, WebSession};
 use db::Pool;
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -259,8 +259,15 @@ impl SignIn {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                oauth2::RequestTokenError::ServerResponse(answer) => {
+                oauth2::RequestTokenError::ServerResponse(answer)
+                    if *answer.error() == BasicErrorResponseType::InvalidGrant =>
+                {
                     SignInError::CodeRefused(answer.error().to_string())
+                }
+                // invalid_client, unauthorized_client, …: the server's settings, not the person.
+                oauth2::RequestTokenError::ServerResponse(answer) => {
+                    tracing::error!(error = %answer.error(), "the managed login refused the app client: check its id, secret and callback URL");
+                    SignInError::Unavailable(format!("token endpoint: {}", answer.error()))
                 }
                 oauth2::RequestTokenError::Request(e) => SignInError::Unavailable(e.to_string()),
                 oauth2::RequestTokenError::Parse(_, _) => {
@@ -322,6 +329,11 @@ impl SignIn {
         let Some(session) = web_sessions::find(pool, &key).await? else {
             return Ok(None);
         };
+        if session.refresh_token.is_none() && session.now >= session.access_expires_at {
+            // Nothing can renew it: the session lasted as long as its access token.
+            web_sessions::delete(pool, &key).await?;
+            return Ok(None);
+        }
         let idle = self.config.lifetimes.idle;
         let since_touch = idle.saturating_sub(
             (session.idle_until - session.now)
@@ -357,17 +369,24 @@ impl SignIn {
         crate::author::author_by_token(&self.verifier, pool, &access, body_handle).await
     }
 
-    /// Renews the session's access token with its refresh token; a refused refresh ends it.
+    /// The session's access token renewed with its refresh token. Only `invalid_grant` (the
+    /// refresh token revoked or expired) ends the session; any other refusal is the server's
+    /// configuration (503, logged), and an unreachable managed login leaves the current token in
+    /// use while it is valid.
     async fn renew(
         &self,
         pool: &Pool,
         key: &SessionKey,
         session: &WebSession,
     ) -> Result<String, ApiError> {
+        let still_valid = session.now < session.access_expires_at;
         let Some(refresh) = &session.refresh_token else {
-            // Nothing to renew with: use the token until it expires (with the verifier's
-            // leeway), then the session is over.
-            return Ok(session.access_token.clone());
+            // Nothing to renew with: the session lasts as long as its access token.
+            if still_valid {
+                return Ok(session.access_token.clone());
+            }
+            web_sessions::delete(pool, key).await?;
+            return Err(ApiError::SessionEnded);
         };
         let renewed = self
             .client
@@ -376,10 +395,32 @@ impl SignIn {
             .await;
         let tokens = match renewed {
             Ok(tokens) => tokens,
+            Err(oauth2::RequestTokenError::ServerResponse(answer))
+                if *answer.error() == BasicErrorResponseType::InvalidGrant =>
+            {
+                if web_sessions::end_if_refresh_token(pool, key, refresh).await? {
+                    tracing::info!(
+                        "the refresh token was refused (invalid_grant); the session ends"
+                    );
+                    return Err(ApiError::SessionEnded);
+                }
+                // Another request renewed the session first (with a rotated refresh token):
+                // use what it stored.
+                return match web_sessions::find(pool, key).await? {
+                    Some(renewed) => Ok(renewed.access_token),
+                    None => Err(ApiError::SessionEnded),
+                };
+            }
             Err(oauth2::RequestTokenError::ServerResponse(answer)) => {
-                tracing::info!(error = %answer.error(), "the refresh token was refused; the session ends");
-                web_sessions::delete(pool, key).await?;
-                return Err(ApiError::SessionEnded);
+                tracing::error!(error = %answer.error(), "the managed login refused a refresh: check the app client's settings");
+                return Err(ApiError::AuthUnavailable(format!(
+                    "token refresh refused: {}",
+                    answer.error()
+                )));
+            }
+            Err(e) if still_valid => {
+                tracing::warn!(error = %e, "renewing an access token failed; using it until it expires");
+                return Ok(session.access_token.clone());
             }
             Err(e) => return Err(ApiError::AuthUnavailable(format!("token refresh: {e}"))),
         };
@@ -403,16 +444,22 @@ impl SignIn {
         Ok(access)
     }
 
+    /// Ends the session of `key` (if it is there) and revokes its refresh token.
+    pub async fn end(&self, pool: &Pool, key: &SessionKey) -> Result<(), db::DbError> {
+        if let web_sessions::Deleted::Ended {
+            refresh_token: Some(refresh),
+        } = web_sessions::delete(pool, key).await?
+        {
+            self.revoke(refresh).await;
+        }
+        Ok(())
+    }
+
     /// Ends the session a request's cookie names (if any) and revokes its refresh token; the
     /// managed login's logout URL to send the browser to.
     pub async fn sign_out(&self, pool: &Pool, headers: &HeaderMap) -> Result<url::Url, ApiError> {
         if let Some(key) = cookies::read(headers, cookies::SESSION).and_then(session_key) {
-            if let web_sessions::Deleted::Ended {
-                refresh_token: Some(refresh),
-            } = web_sessions::delete(pool, &key).await?
-            {
-                self.revoke(refresh).await;
-            }
+            self.end(pool, &key).await?;
         }
         Ok(self.logout_url())
     }

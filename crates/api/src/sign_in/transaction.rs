@@ -103,7 +103,8 @@ pub fn local_path(wanted: Option<&str>) -> String {
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.contains('\\')
-                && !path.chars().any(char::is_control)
+                // Visible ASCII only (a path the site makes is; it goes into a header as is).
+                && path.bytes().all(|b| b.is_ascii_graphic())
                 && path.len() <= 2048 =>
         {
             path.to_owned()
@@ -172,6 +173,8 @@ mod tests {
             "evil",
             "",
             "/a\nb",
+            "/é",
+            "/a b",
         ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
         }

@@ -186,6 +186,15 @@ fn viewer_page(state: &AppState, viewer: &Viewer, status: StatusCode, markup: Ma
                 .headers_mut()
                 .insert(header::CONTENT_SECURITY_POLICY, policy);
         }
+        // The page names who is signed in: no shared cache may keep it, none may serve it
+        // to another cookie.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Cookie"));
         if matches!(viewer.posting, Posting::SignIn { ended: true, .. }) {
             response.headers_mut().append(
                 header::SET_COOKIE,

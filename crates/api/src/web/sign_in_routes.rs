@@ -30,9 +30,10 @@ pub struct SignInQuery {
 fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(location) {
-        headers.insert(header::LOCATION, location);
-    }
+    // Every location made here is ASCII (`transaction::local_path`, URLs); home otherwise.
+    let location =
+        HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    headers.insert(header::LOCATION, location);
     for cookie in cookies {
         headers.append(header::SET_COOKIE, cookie.clone());
     }
@@ -100,10 +101,11 @@ async fn callback(
     let old = cookies::read(&headers, cookies::SESSION).and_then(crate::sign_in::session_key);
     match sign_in.finish(&state.pool, sealed, &callback).await {
         Ok(session) => {
-            // A sign-in over a live session replaces it: its row goes, its id is never reused.
+            // A sign-in over a live session replaces it: its row goes (its refresh token
+            // revoked), its id is never reused.
             if let Some(old) = old {
-                if let Err(e) = db::web_sessions::delete(&state.pool, &old).await {
-                    tracing::warn!(error = %e, "could not delete the session a sign-in replaced");
+                if let Err(e) = sign_in.end(&state.pool, &old).await {
+                    tracing::warn!(error = %e, "could not end the session a sign-in replaced");
                 }
             }
             see_other(

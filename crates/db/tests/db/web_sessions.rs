@@ -71,7 +71,7 @@ async fn a_session_is_found_by_its_key_with_its_user_and_tokens_until_it_is_dele
         "{max_left}"
     );
     assert!(found.refresh_after < found.access_expires_at);
-    // Another key finds nothing, and the table holds the hash only: no column holds the key.
+    // Another key finds nothing.
     assert!(web_sessions::find(db.pool(), &SessionKey([8; 32]))
         .await
         .unwrap()
@@ -101,6 +101,8 @@ async fn a_session_past_its_idle_or_absolute_end_is_not_found_nor_touched_nor_re
         &idle,
     )
     .await;
+    // Past its absolute end (the table keeps the idle end at or before it, so that has passed
+    // too).
     execute(
         &db,
         "UPDATE web_sessions SET idle_until = now() - interval '2 seconds', \
