@@ -212,16 +212,7 @@ impl Verifier {
 
     /// The claims of `token` when it is a valid access token of the pool's client.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed"))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(VerifyError::Invalid("not RS256"));
-        }
-        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
-        let key = self.key(&kid).await?;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation)
-            .map_err(|_| VerifyError::Invalid("signature or claims"))?
-            .claims;
+        let claims: AccessClaims = self.decode(token, &self.validation).await?;
         if claims.token_use != "access" {
             return Err(VerifyError::Invalid("not an access token"));
         }
@@ -234,16 +225,7 @@ impl Verifier {
     /// The claims of `token` when it is an ID token of the pool for this app client, issued
     /// for the sign-in that sent `nonce` (a token made for another sign-in is refused).
     pub async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<IdClaims, VerifyError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed"))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(VerifyError::Invalid("not RS256"));
-        }
-        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
-        let key = self.key(&kid).await?;
-        let claims = jsonwebtoken::decode::<IdClaims>(token, &key, &self.id_validation)
-            .map_err(|_| VerifyError::Invalid("signature or claims"))?
-            .claims;
+        let claims: IdClaims = self.decode(token, &self.id_validation).await?;
         if claims.token_use != "id" {
             return Err(VerifyError::Invalid("not an ID token"));
         }
@@ -255,6 +237,25 @@ impl Verifier {
             return Err(VerifyError::Invalid("another sign-in's nonce"));
         }
         Ok(claims)
+    }
+
+    /// The claims of an RS256 token signed by a key of the pool (its `kid`) that passes
+    /// `validation`.
+    async fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, VerifyError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed"))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(VerifyError::Invalid("not RS256"));
+        }
+        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
+        let key = self.key(&kid).await?;
+        Ok(jsonwebtoken::decode::<T>(token, &key, validation)
+            .map_err(|_| VerifyError::Invalid("signature or claims"))?
+            .claims)
     }
 
     /// The key `kid`, fetching the JWKS again when it is unknown and the interval allows.
