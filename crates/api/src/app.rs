@@ -218,6 +218,7 @@ impl App {
             item_replies: config.feed.item_replies,
             write_limiter: crate::rate_limit::WriteLimiter::new(config.write_limits),
             feed_cache,
+            page_policy: crate::web::page_policy(sign_in.as_deref()),
             sign_in,
         };
         let router = crate::router::router(

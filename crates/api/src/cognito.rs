@@ -323,8 +323,7 @@ impl Verifier {
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, VerifyError> {
         let unavailable =
             |e: &dyn std::error::Error| VerifyError::Unavailable(domain::error_chain(e));
-        let too_large = || VerifyError::Unavailable("JWKS document too large".into());
-        let response = self
+        let mut response = self
             .http
             .get(&self.config.jwks_url)
             .send()
@@ -332,21 +331,9 @@ impl Verifier {
             .map_err(|e| unavailable(&e))?
             .error_for_status()
             .map_err(|e| unavailable(&e))?;
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        // Read chunk by chunk: a response without Content-Length is cut off at the cap too.
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::capped_body::read(&mut response, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         let keys: HashMap<String, DecodingKey> = set
             .keys

@@ -5,6 +5,7 @@ pub mod after_write;
 pub mod app;
 pub mod author;
 pub mod body;
+pub mod capped_body;
 mod client_address;
 pub mod cognito;
 mod connections;

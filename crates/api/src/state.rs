@@ -25,6 +25,8 @@ pub struct AppState {
     /// Sign-in on the page (cognito mode with a managed login configured); `None`: the page
     /// has no sign-in (dev mode, or cognito mode for the React app only).
     pub(crate) sign_in: Option<std::sync::Arc<crate::sign_in::SignIn>>,
+    /// The pages' Content-Security-Policy ([`crate::web::page_policy`]).
+    pub(crate) page_policy: axum::http::HeaderValue,
 }
 
 impl AppState {

@@ -16,8 +16,8 @@ pub enum CallError {
     Request(String),
     #[error("the sign-in service did not answer: {0}")]
     Transport(String),
-    #[error("the sign-in service's answer is larger than {MAX_ANSWER_BYTES} bytes")]
-    TooLarge,
+    #[error("the sign-in service's answer: {0}")]
+    Body(#[from] crate::capped_body::CappedBodyError),
 }
 
 /// The client `oauth2` calls through. A type of its own, not a closure: a closure's future is
@@ -94,17 +94,7 @@ async fn send(
         .execute(request)
         .await
         .map_err(|e| CallError::Transport(domain::error_chain(&e)))?;
-    let mut body = Vec::new();
-    while let Some(chunk) = answer
-        .chunk()
-        .await
-        .map_err(|e| CallError::Transport(domain::error_chain(&e)))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(CallError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::capped_body::read(&mut answer, MAX_ANSWER_BYTES).await?;
     let mut response = oauth2::http::Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
         response = response.header(name, value);

@@ -122,6 +122,9 @@ pub struct SignIn {
     client: OAuthClient,
     http: http::Http,
     verifier: Arc<Verifier>,
+    /// This site's origin (what `Origin` must say), and the managed login's: made once.
+    site_origin: String,
+    managed_login_origin: String,
     /// The transaction cookie's HMAC key, shared by every instance through the database; read
     /// on first use (the database may be down when the server starts).
     cookie_key: OnceCell<Vec<u8>>,
@@ -178,12 +181,24 @@ impl SignIn {
             http: http::Http::new()?,
             verifier,
             cookie_key: OnceCell::new(),
+            site_origin: config.site_origin(),
+            managed_login_origin: config.managed_login_origin(),
             config,
         })
     }
 
     pub fn config(&self) -> &SignInConfig {
         &self.config
+    }
+
+    /// This site's origin (`https://cruddur.example`), as a browser sends it in `Origin`.
+    pub fn site_origin(&self) -> &str {
+        &self.site_origin
+    }
+
+    /// The managed login's origin.
+    pub fn managed_login_origin(&self) -> &str {
+        &self.managed_login_origin
     }
 
     async fn cookie_key(&self, pool: &Pool) -> Result<&[u8], db::DbError> {
@@ -316,14 +331,14 @@ impl SignIn {
         })
     }
 
-    /// The live session a request's cookie names, its idle end moved forward when due; `None`
-    /// without a cookie, or when its session has ended.
+    /// The live session the session cookie's value names, its idle end moved forward when due;
+    /// `None` without a cookie, or when its session has ended.
     pub async fn session(
         &self,
         pool: &Pool,
-        headers: &HeaderMap,
+        cookie: Option<&str>,
     ) -> Result<Option<(SessionKey, WebSession)>, db::DbError> {
-        let Some(key) = cookies::read(headers, cookies::SESSION).and_then(session_key) else {
+        let Some(key) = cookie.and_then(session_key) else {
             return Ok(None);
         };
         let Some(session) = web_sessions::find(pool, &key).await? else {
@@ -354,11 +369,11 @@ impl SignIn {
         headers: &HeaderMap,
         body_handle: Option<&'a str>,
     ) -> Result<Option<Cow<'a, str>>, ApiError> {
-        if !csrf::same_origin(headers, &self.config.site_origin()) {
+        if !csrf::same_origin(headers, &self.site_origin) {
             return Err(ApiError::CrossSite);
         }
         let (key, session) = self
-            .session(pool, headers)
+            .session(pool, cookies::read(headers, cookies::SESSION))
             .await?
             .ok_or(ApiError::SessionEnded)?;
         let access = if session.now >= session.refresh_after {
@@ -504,7 +519,7 @@ impl SignIn {
         let mut url = self.config.endpoint("logout");
         url.query_pairs_mut()
             .append_pair("client_id", &self.client_id)
-            .append_pair("logout_uri", &format!("{}/", self.config.site_origin()));
+            .append_pair("logout_uri", &format!("{}/", self.site_origin));
         url
     }
 }

@@ -19,7 +19,7 @@ pub mod sign_in_routes;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -75,14 +75,19 @@ pub struct StatusQuery {
     pub after: Option<String>,
 }
 
-/// The policy with sign-in on: the sign-out form posts here and is redirected to the managed
-/// login (`managed_login_origin`).
-fn policy_with_sign_out(managed_login_origin: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace(
-        "form-action 'none'",
-        &format!("form-action 'self' {managed_login_origin}"),
-    ))
-    .ok()
+/// The pages' policy, made once at start ([`crate::App::build`]): [`CONTENT_SECURITY_POLICY`],
+/// or with sign-in on, one whose sign-out form may post here and be redirected to the managed
+/// login.
+pub(crate) fn page_policy(sign_in: Option<&sign_in::SignIn>) -> HeaderValue {
+    sign_in
+        .and_then(|s| {
+            HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace(
+                "form-action 'none'",
+                &format!("form-action 'self' {}", s.managed_login_origin()),
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
 }
 
 /// An HTML answer with the page's security headers.
@@ -128,12 +133,18 @@ async fn viewer(state: &AppState, request: &RequestParts) -> Result<Viewer, ApiE
         (AuthorMode::Cognito(_), None) => Posting::SignInElsewhere,
         // The primary, not a standby: a session opened a moment ago must be found.
         (AuthorMode::Cognito(_), Some(sign_in)) => {
-            match sign_in.session(&state.pool, &request.headers).await? {
+            match sign_in
+                .session(&state.pool, request.session_cookie.as_deref())
+                .await?
+            {
                 Some((_, session)) => Posting::SignedIn(session.user),
                 None => Posting::SignIn {
-                    return_to: request.path.clone(),
-                    ended: sign_in::cookies::read(&request.headers, sign_in::cookies::SESSION)
-                        .is_some(),
+                    return_to: request
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .to_owned(),
+                    ended: request.session_cookie.is_some(),
                 },
             }
         }
@@ -144,17 +155,18 @@ async fn viewer(state: &AppState, request: &RequestParts) -> Result<Viewer, ApiE
     })
 }
 
-/// What a page needs of its request: the cookie, and where to come back to after signing in.
+/// What a page needs of its request: the session cookie (copied only when there is one), and
+/// where to come back to after signing in.
 pub struct RequestParts {
-    headers: HeaderMap,
-    path: String,
+    session_cookie: Option<String>,
+    uri: axum::http::Uri,
 }
 
-/// The headers hold the session cookie: never printed.
+/// The cookie is a credential: never printed.
 impl std::fmt::Debug for RequestParts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestParts")
-            .field("path", &self.path)
+            .field("uri", &self.uri)
             .finish_non_exhaustive()
     }
 }
@@ -167,11 +179,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestParts {
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            headers: parts.headers.clone(),
-            path: parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            session_cookie: sign_in::cookies::read(&parts.headers, sign_in::cookies::SESSION)
+                .map(str::to_owned),
+            uri: parts.uri.clone(),
         })
     }
 }
@@ -180,12 +190,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestParts {
 /// ended session's cookie cleared.
 fn viewer_page(state: &AppState, viewer: &Viewer, status: StatusCode, markup: Markup) -> Response {
     let mut response = page(status, markup);
-    if let Some(sign_in) = &state.sign_in {
-        if let Some(policy) = policy_with_sign_out(&sign_in.config().managed_login_origin()) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_SECURITY_POLICY, policy);
-        }
+    if state.sign_in.is_some() {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, state.page_policy.clone());
         // The page names who is signed in: no shared cache may keep it, none may serve it
         // to another cookie.
         response.headers_mut().insert(

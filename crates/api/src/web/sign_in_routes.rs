@@ -184,7 +184,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
         return ApiError::NoRoute.into_response();
     };
     // A cross-site form could sign people out: the same check as a page write.
-    if !crate::sign_in::csrf::same_origin(&headers, &sign_in.config().site_origin()) {
+    if !crate::sign_in::csrf::same_origin(&headers, sign_in.site_origin()) {
         return web::PageError::from(ApiError::CrossSite).into_response();
     }
     match sign_in.sign_out(&state.pool, &headers).await {
