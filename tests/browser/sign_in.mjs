@@ -65,11 +65,17 @@ async function send(jar, url, init = {}) {
   return response;
 }
 
-// Begins a sign-in at BASE and signs in at the provider, stopping before the callback: the jar
-// holds the transaction cookie, and the callback URL (code and state) is returned unused.
-async function signInUpTo(jar) {
-  let response = await send(jar, `${BASE}/auth/sign-in`);
-  let url = response.headers.get("location");
+// Begins a sign-in at BASE (`path`) and signs in at the provider, stopping before the callback:
+// the jar holds the transaction cookie; the callback URL (code and state) is returned unused,
+// with the sign-in's first answer.
+async function signInUpTo(jar, path = "/auth/sign-in") {
+  const start = await send(jar, `${BASE}${path}`);
+  return { start, callback: await followToCallback(jar, start.headers.get("location")) };
+}
+
+async function followToCallback(jar, authorizeUrl) {
+  let response;
+  let url = authorizeUrl;
   for (let hops = 0; hops < 10; hops++) {
     if (url.startsWith(`${BASE}/auth/callback`)) return url;
     response = await send(jar, url);
@@ -109,7 +115,7 @@ async function tampering() {
 
   // A control: the same route with nothing tampered signs in.
   let jar = new Jar();
-  let url = await signInUpTo(jar);
+  let url = (await signInUpTo(jar)).callback;
   const sealed = jar.get(BASE, "__Host-cruddur_signin");
   let result = await callback(jar, url);
   check(result.status === 303 && result.location === "/" && /^[A-Za-z0-9_-]{43}$/.test(jar.get(BASE, "__Host-cruddur_session") || ""),
@@ -123,20 +129,20 @@ async function tampering() {
 
   // A tampered state.
   jar = new Jar();
-  url = await signInUpTo(jar);
+  url = (await signInUpTo(jar)).callback;
   const tampered = new URL(url);
   tampered.searchParams.set("state", `${tampered.searchParams.get("state")}x`);
   refusedAs("a tampered state", await callback(jar, tampered.toString()), jar, 400, "Sign-in refused", "does not belong");
 
   // A code sent without the transaction cookie (another browser's code, or a link).
   jar = new Jar();
-  url = await signInUpTo(jar);
+  url = (await signInUpTo(jar)).callback;
   const bare = new Jar();
   refusedAs("a callback with no sign-in begun", await callback(bare, url), bare, 400, "Sign-in expired", "not begun in this browser");
 
   // A forged transaction cookie (its signature broken).
   jar = new Jar();
-  url = await signInUpTo(jar);
+  url = (await signInUpTo(jar)).callback;
   const value = jar.get(BASE, "__Host-cruddur_signin");
   jar.set(BASE, "__Host-cruddur_signin", `${value.slice(0, -2)}${value.endsWith("AA") ? "BB" : "AA"}`);
   refusedAs("a forged transaction cookie", await callback(jar, url), jar, 400, "Sign-in expired", "not begun in this browser");
@@ -144,8 +150,8 @@ async function tampering() {
   // A wrong PKCE verifier: the first sign-in's code with the second's state and verifier (a code
   // injected into another sign-in), refused by the provider's PKCE check.
   jar = new Jar();
-  const first = new URL(await signInUpTo(jar));
-  const second = new URL(await signInUpTo(jar));
+  const first = new URL((await signInUpTo(jar)).callback);
+  const second = new URL((await signInUpTo(jar)).callback);
   second.searchParams.set("code", first.searchParams.get("code"));
   refusedAs("another sign-in's code (wrong PKCE verifier)", await callback(jar, second.toString()), jar, 400, "Sign-in refused", "one-time code was refused");
 
@@ -153,7 +159,7 @@ async function tampering() {
   await fetch(`${OP}/__test/misbehave?nonce=1`);
   try {
     jar = new Jar();
-    url = await signInUpTo(jar);
+    url = (await signInUpTo(jar)).callback;
     refusedAs("an ID token with another nonce", await callback(jar, url), jar, 400, "Sign-in refused", "did not pass the server");
   } finally {
     await fetch(`${OP}/__test/misbehave?nonce=0`);
@@ -161,7 +167,7 @@ async function tampering() {
 
   // The managed login's refusal (error=access_denied) with the right state.
   jar = new Jar();
-  url = await signInUpTo(jar);
+  url = (await signInUpTo(jar)).callback;
   const denied = new URL(url);
   denied.searchParams.delete("code");
   denied.searchParams.set("error", "access_denied");
@@ -169,7 +175,8 @@ async function tampering() {
 
   // A sign-in may not send the browser off the site afterwards.
   jar = new Jar();
-  const start = await send(jar, `${BASE}/auth/sign-in?return_to=${encodeURIComponent("//evil.example/")}`);
+  const offSite = await signInUpTo(jar, `/auth/sign-in?return_to=${encodeURIComponent("//evil.example/")}`);
+  const start = offSite.start;
   check(start.status === 303 && start.headers.get("location").startsWith(`${OP}/oauth2/authorize?`),
     "sign-in redirects to the managed login's authorize endpoint");
   const authorize = new URL(start.headers.get("location"));
@@ -182,20 +189,7 @@ async function tampering() {
   const signinCookie = start.headers.getSetCookie().find((c) => c.startsWith("__Host-cruddur_signin="));
   check(/; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/.test(signinCookie || ""),
     `the transaction cookie is __Host-, Secure, HttpOnly, Lax, ten minutes (${signinCookie?.replace(/=[^;]*/, "=…")})`);
-  url = await (async () => {
-    // Finish that sign-in at the provider from the authorize URL on.
-    let next = authorize.toString();
-    for (let hops = 0; hops < 10; hops++) {
-      if (next.startsWith(`${BASE}/auth/callback`)) return next;
-      let r = await send(jar, next);
-      if (new URL(next).pathname.startsWith("/interaction/") && r.status === 200) {
-        r = await send(jar, next, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ username: USER.username, password: USER.password }).toString() });
-      }
-      next = new URL(r.headers.get("location"), next).toString();
-    }
-    throw new Error("no callback");
-  })();
+  url = offSite.callback;
   result = await callback(jar, url);
   check(result.status === 303 && result.location === "/", `an off-site return_to comes back home instead (${result.location})`);
 }
@@ -245,6 +239,23 @@ async function tabTo(page, wanted, max = 40) {
   }
   return wanted();
 }
+// Signs in from the page with the keyboard only: Tab to "Sign in", Enter, the provider's form
+// (username, Tab, password, Enter), back on the page. `first` names the checks of the first time.
+async function signInByKeyboard(page, first) {
+  check(await tabTo(page, async () => (await focused(page)) === "A:Sign in"),
+    first ? "Tab reaches \"Sign in\"" : "Tab reaches \"Sign in\" again");
+  await page.keyboard.press("Enter");
+  // The managed login remembers nobody after its logout: the form every time here.
+  await page.waitForURL((u) => u.toString().startsWith(`${OP}/interaction/`));
+  if (first) check(await focused(page) === "username", "the managed login's form has the focus");
+  await page.keyboard.type(USER.username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(USER.password);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${BASE}/`);
+  await page.waitForFunction(() => window.cruddur !== undefined);
+}
+
 function sessionCookie() {
   return context.cookies(BASE).then((all) => all.find((c) => c.name === "__Host-cruddur_session"));
 }
@@ -255,17 +266,8 @@ try {
   // 1. Signed out: the page offers sign-in, no posting.
   let page = await open("/");
   check(await page.locator("#compose").count() === 0, "signed out: no compose form");
-  // 2. Sign in with the keyboard only: Tab to "Sign in", Enter; type the provider's form.
-  check(await tabTo(page, async () => (await focused(page)) === "A:Sign in"), "Tab reaches \"Sign in\"");
-  await page.keyboard.press("Enter");
-  await page.waitForURL((u) => u.toString().startsWith(`${OP}/interaction/`));
-  check(await focused(page) === "username", "the managed login's form has the focus");
-  await page.keyboard.type(USER.username);
-  await page.keyboard.press("Tab");
-  await page.keyboard.type(USER.password);
-  await page.keyboard.press("Enter");
-  await page.waitForURL(`${BASE}/`);
-  await page.waitForFunction(() => window.cruddur !== undefined);
+  // 2. Sign in with the keyboard only.
+  await signInByKeyboard(page, true);
   check((await page.locator(".account").textContent()).includes("Signed in as"), "back on the page, signed in");
   const cookie = await sessionCookie();
   check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === "Lax" && cookie.path === "/"
@@ -370,16 +372,7 @@ try {
 
   // 8. A session that ends by itself (idle or absolute expiry, made to pass now in the database):
   //    the page says so, clears the cookie, and a post from it is refused with that sentence.
-  check(await tabTo(page, async () => (await focused(page)) === "A:Sign in"), "Tab reaches \"Sign in\" again");
-  await page.keyboard.press("Enter");
-  // The managed login remembers nobody after its logout: the form again.
-  await page.waitForURL((u) => u.toString().startsWith(`${OP}/interaction/`));
-  await page.keyboard.type(USER.username);
-  await page.keyboard.press("Tab");
-  await page.keyboard.type(USER.password);
-  await page.keyboard.press("Enter");
-  await page.waitForURL(`${BASE}/`);
-  await page.waitForFunction(() => window.cruddur !== undefined);
+  await signInByKeyboard(page, false);
   check(await page.locator("#compose").count() === 1, "signed in again");
   check((await sessionCookie())?.value !== value, "with a new session id");
   execFileSync("psql", ["-v", "ON_ERROR_STOP=1", "-qAt", "-c",
